@@ -1,0 +1,44 @@
+# zonegate: `make run` starts the whole local multi-zone cluster,
+# `make test` installs what it needs and runs ruff, mypy and pytest.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SYSTEM_PACKAGES := etcd-server:etcd prometheus:promtool chromium:chromium
+BENCH_PACKAGES := nginx:nginx wrk:wrk
+PYTEST_ARGS ?=
+
+.PHONY: all run test lint typecheck pytest bench system-packages clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev,load]'
+	touch $(STAMP)
+
+system-packages:
+	@scripts/ensure-system-packages.sh $(SYSTEM_PACKAGES)
+
+run: $(STAMP) system-packages
+	$(BIN)/zonegate up
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy zonegate tests bench
+
+pytest: $(STAMP) system-packages
+	$(BIN)/pytest -q -n 2 $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	@scripts/ensure-system-packages.sh $(BENCH_PACKAGES)
+	$(BIN)/python bench/proxy.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

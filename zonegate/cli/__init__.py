@@ -1,0 +1,1 @@
+"""The ``zonegate`` command line."""

@@ -1,0 +1,1 @@
+"""Cluster configuration: pydantic models at the edge, loaded from YAML."""

@@ -1,0 +1,95 @@
+"""The whole cluster configuration, as one validated, immutable document."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from zonegate.config.base import Name, StrictModel
+from zonegate.config.node import NodeSettings
+from zonegate.config.routes import Route
+from zonegate.config.upstream import Cluster
+
+CONFIG_VERSION = 1
+
+
+def did_you_mean(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class CrossReferenceError(ValueError):
+    """A reference to a name that does not exist; carries the path of the offending field."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str):
+        super().__init__(message)
+        self.loc = loc
+        self.message = message
+
+
+class ClusterConfig(StrictModel):
+    """A zonegate cluster: upstream clusters, routes and node defaults."""
+
+    version: Literal[1] = Field(description="config format version; currently 1")
+    cluster: Name = Field(default="zonegate", description="cluster name (etcd key prefix)")
+    node: NodeSettings = NodeSettings()
+    clusters: list[Cluster] = Field(default_factory=list)
+    routes: list[Route] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> ClusterConfig:
+        problems = reference_problems(self.model_dump())
+        if problems:
+            raise CrossReferenceErrors(problems)
+        return self
+
+    def cluster_by_name(self, name: str) -> Cluster:
+        for cluster in self.clusters:
+            if cluster.name == name:
+                return cluster
+        raise KeyError(name)
+
+
+class CrossReferenceErrors(ValueError):
+    def __init__(self, problems: list[CrossReferenceError]):
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = problems
+
+
+def _names(items: object, key: str = "name") -> list[str]:
+    if not isinstance(items, list):
+        return []
+    return [str(item.get(key)) for item in items if isinstance(item, dict) and item.get(key)]
+
+
+def reference_problems(data: Mapping[str, Any]) -> list[CrossReferenceError]:
+    """Names that point nowhere. Works on plain (even invalid) documents, so a file
+    with field errors still gets its broken references reported in the same run."""
+    problems: list[CrossReferenceError] = []
+    cluster_names = _names(data.get("clusters"))
+    problems += _duplicates("clusters", cluster_names)
+    problems += _duplicates("routes", _names(data.get("routes")))
+    routes = data.get("routes")
+    for i, route in enumerate(routes if isinstance(routes, list) else []):
+        upstream = route.get("upstream") if isinstance(route, dict) else None
+        if isinstance(upstream, str) and upstream not in cluster_names:
+            problems.append(
+                CrossReferenceError(
+                    ("routes", i, "upstream"),
+                    f"unknown cluster {upstream!r}{did_you_mean(upstream, cluster_names)}",
+                )
+            )
+    return problems
+
+
+def _duplicates(section: str, names: list[str]) -> list[CrossReferenceError]:
+    seen: set[str] = set()
+    out: list[CrossReferenceError] = []
+    for i, name in enumerate(names):
+        if name in seen:
+            out.append(CrossReferenceError((section, i, "name"), f"duplicate name {name!r}"))
+        seen.add(name)
+    return out

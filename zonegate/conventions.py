@@ -1,0 +1,79 @@
+"""Names that are an interface: HTTP headers, admin paths, metric and label names.
+
+Node metrics, the GLB, the chaos harness, the SLO engine and its generated
+Prometheus rules all import these; change one here and every user follows.
+Metric names follow Prometheus conventions (base units, ``_total`` counters,
+``_seconds`` durations); span attributes follow OpenTelemetry's HTTP semantic
+conventions.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- HTTP headers --------------------------------------------------------
+HEADER_REQUEST_ID: Final = "x-request-id"
+HEADER_ZONE: Final = "x-zonegate-zone"
+HEADER_NODE: Final = "x-zonegate-node"
+HEADER_CONSUMER: Final = "x-consumer-name"
+HEADER_PARTIAL: Final = "x-zonegate-partial"
+HEADER_SHADOW: Final = "x-zonegate-shadow"
+HEADER_CLIENT_REGION: Final = "x-client-region"
+HEADER_TRACEPARENT: Final = "traceparent"
+VIA_TOKEN: Final = "zonegate"
+
+# --- admin paths (node and GLB) -------------------------------------------
+ADMIN_HEALTHZ: Final = "/healthz"
+ADMIN_READYZ: Final = "/readyz"
+ADMIN_METRICS: Final = "/metrics"
+ADMIN_CONFIG: Final = "/config"
+ADMIN_DRAIN: Final = "/drain"
+ADMIN_STATUS: Final = "/status"
+
+# --- metric names ----------------------------------------------------------
+METRIC_PREFIX: Final = "zonegate"
+# node data plane
+NODE_REQUESTS_TOTAL: Final = "zonegate_http_requests_total"
+NODE_REQUEST_DURATION: Final = "zonegate_http_request_duration_seconds"
+NODE_ACTIVE_REQUESTS: Final = "zonegate_http_active_requests"
+UPSTREAM_REQUEST_DURATION: Final = "zonegate_upstream_request_duration_seconds"
+UPSTREAM_RETRIES_TOTAL: Final = "zonegate_upstream_retries_total"
+UPSTREAM_EJECTIONS_TOTAL: Final = "zonegate_upstream_outlier_ejections_total"
+UPSTREAM_BREAKER_STATE: Final = "zonegate_upstream_circuit_breaker_state"
+UPSTREAM_HEALTH_CHECKS_TOTAL: Final = "zonegate_upstream_health_checks_total"
+UPSTREAM_HOST_HEALTHY: Final = "zonegate_upstream_host_healthy"
+CONFIG_REVISION: Final = "zonegate_config_revision"
+# edge (GLB)
+GLB_REQUESTS_TOTAL: Final = "zonegate_glb_requests_total"
+GLB_REQUEST_DURATION: Final = "zonegate_glb_request_duration_seconds"
+
+# --- label names -----------------------------------------------------------
+LABEL_ROUTE: Final = "route"
+LABEL_CLUSTER: Final = "cluster"
+LABEL_ZONE: Final = "zone"
+LABEL_NODE: Final = "node"
+LABEL_STATUS_CLASS: Final = "status_class"
+LABEL_CODE: Final = "code"
+LABEL_HOST: Final = "host"
+LABEL_REGION: Final = "region"
+
+# --- stable error codes (JSON error bodies) ------------------------------
+ERR_NO_ROUTE: Final = "route_not_found"
+ERR_UPSTREAM_UNAVAILABLE: Final = "upstream_unavailable"
+ERR_UPSTREAM_CONNECT: Final = "upstream_connect_failed"
+ERR_UPSTREAM_RESET: Final = "upstream_reset"
+ERR_UPSTREAM_TIMEOUT: Final = "upstream_timeout"
+ERR_CIRCUIT_OPEN: Final = "circuit_open"
+ERR_OVERLOADED: Final = "upstream_overloaded"
+ERR_BAD_REQUEST: Final = "bad_request"
+ERR_HEADERS_TOO_LARGE: Final = "request_header_fields_too_large"
+ERR_BODY_TOO_LARGE: Final = "payload_too_large"
+ERR_REQUEST_TIMEOUT: Final = "request_timeout"
+ERR_RATE_LIMITED: Final = "rate_limited"
+ERR_UNAUTHENTICATED: Final = "unauthenticated"
+ERR_FORBIDDEN: Final = "forbidden"
+
+
+def status_class(status: int) -> str:
+    """``503`` -> ``"5xx"``."""
+    return f"{status // 100}xx"

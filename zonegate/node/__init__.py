@@ -1,0 +1,1 @@
+"""One gateway node: the data plane."""

@@ -1,0 +1,1 @@
+"""The node's filter chain and its filters."""

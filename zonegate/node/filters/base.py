@@ -1,0 +1,96 @@
+"""Filters as in Envoy, without the streaming complexity.
+
+A filter is built once from typed config. Per request the chain runs every
+``on_request`` in order; a filter either lets the request continue
+(:data:`CONTINUE`) or answers locally with a :class:`LocalReply`. Response
+hooks run in reverse order on the way back. Only the chain (through the
+server) renders error responses, so every error body has the same shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from zonegate.node.context import RequestContext
+from zonegate.node.http import Headers, Request, ResponseHead
+
+
+class Continue:
+    """The request goes on to the next filter."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "CONTINUE"
+
+
+CONTINUE = Continue()
+
+
+class LocalReply:
+    """Answer the request at the gateway (401, 403, 429, 503 ...)."""
+
+    __slots__ = ("body", "code", "content_type", "headers", "message", "status")
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str = "",
+        *,
+        headers: Headers | None = None,
+        body: bytes | None = None,
+        content_type: bytes = b"application/json",
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or []
+        self.body = body
+        self.content_type = content_type
+
+
+FilterResult = Continue | LocalReply
+
+
+@runtime_checkable
+class Filter(Protocol):
+    """One filter in the chain."""
+
+    name: str
+
+    async def on_request(self, ctx: RequestContext, req: Request) -> FilterResult: ...
+
+
+@runtime_checkable
+class ResponseFilter(Protocol):
+    """A filter that also looks at (and may change) the response head."""
+
+    name: str
+
+    async def on_response(self, ctx: RequestContext, resp: ResponseHead) -> None: ...
+
+
+class FilterChain:
+    """The ordered filters for one route, with the response hooks pre-split."""
+
+    __slots__ = ("filters", "response_filters")
+
+    def __init__(self, filters: Sequence[Filter]) -> None:
+        self.filters: tuple[Filter, ...] = tuple(filters)
+        self.response_filters: tuple[ResponseFilter, ...] = tuple(
+            f for f in reversed(self.filters) if isinstance(f, ResponseFilter)
+        )
+
+    async def on_request(self, ctx: RequestContext, req: Request) -> LocalReply | None:
+        for f in self.filters:
+            result = await f.on_request(ctx, req)
+            if result is not CONTINUE:
+                assert isinstance(result, LocalReply)
+                return result
+        return None
+
+    async def on_response(self, ctx: RequestContext, resp: ResponseHead) -> None:
+        for f in self.response_filters:
+            await f.on_response(ctx, resp)
