@@ -1,0 +1,1 @@
+"""Shared fixtures (etcd clusters, free ports, processes) live here."""
