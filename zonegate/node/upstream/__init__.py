@@ -1,0 +1,1 @@
+"""Upstream clusters: hosts, load balancing, zone routing, outliers, breakers, limits."""
