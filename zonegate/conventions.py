@@ -77,3 +77,20 @@ ERR_FORBIDDEN: Final = "forbidden"
 def status_class(status: int) -> str:
     """``503`` -> ``"5xx"``."""
     return f"{status // 100}xx"
+
+
+# --- policies (auth, rate limit, composition) -----------------------------
+HEADER_RATELIMIT_LIMIT: Final = "ratelimit-limit"
+HEADER_RATELIMIT_REMAINING: Final = "ratelimit-remaining"
+HEADER_RATELIMIT_RESET: Final = "ratelimit-reset"
+HEADER_RETRY_AFTER: Final = "retry-after"
+HEADER_WWW_AUTHENTICATE: Final = "www-authenticate"
+ERR_COMPOSITION_FAILED: Final = "composition_call_failed"
+RATE_LIMIT_DECISIONS_TOTAL: Final = "zonegate_rate_limit_decisions_total"
+AUTH_FAILURES_TOTAL: Final = "zonegate_auth_failures_total"
+COMPOSITION_CALLS_TOTAL: Final = "zonegate_composition_calls_total"
+LABEL_LIMIT: Final = "limit"
+LABEL_DECISION: Final = "decision"
+LABEL_REASON: Final = "reason"
+LABEL_CALL: Final = "call"
+LABEL_OUTCOME: Final = "outcome"
