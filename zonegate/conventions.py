@@ -94,3 +94,18 @@ LABEL_DECISION: Final = "decision"
 LABEL_REASON: Final = "reason"
 LABEL_CALL: Final = "call"
 LABEL_OUTCOME: Final = "outcome"
+
+
+# --- coordinator (etcd) -----------------------------------------------------
+ETCD_REACHABLE: Final = "zonegate_etcd_reachable"
+ETCD_REQUESTS_TOTAL: Final = "zonegate_etcd_requests_total"
+ETCD_ENDPOINT_SWITCHES_TOTAL: Final = "zonegate_etcd_endpoint_switches_total"
+ETCD_WATCH_RESTARTS_TOTAL: Final = "zonegate_etcd_watch_restarts_total"
+ETCD_LEASES_LOST_TOTAL: Final = "zonegate_etcd_leases_lost_total"
+CONFIG_UPDATES_TOTAL: Final = "zonegate_config_updates_total"
+CONFIG_REJECTED_TOTAL: Final = "zonegate_config_rejected_total"
+LEADER_IS_LEADER: Final = "zonegate_leader_is_leader"
+LEADER_CHANGES_TOTAL: Final = "zonegate_leader_changes_total"
+LEADER_FENCING_TOKEN: Final = "zonegate_leader_fencing_token"
+LEADER_FENCED_WRITES_TOTAL: Final = "zonegate_leader_fenced_writes_total"
+LABEL_OP: Final = "op"
