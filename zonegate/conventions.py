@@ -109,3 +109,21 @@ LEADER_CHANGES_TOTAL: Final = "zonegate_leader_changes_total"
 LEADER_FENCING_TOKEN: Final = "zonegate_leader_fencing_token"
 LEADER_FENCED_WRITES_TOTAL: Final = "zonegate_leader_fenced_writes_total"
 LABEL_OP: Final = "op"
+
+
+# --- SLO engine (generated recording/alerting rules, notifications) ---------
+SLO_ALERT_NAME: Final = "ZonegateSLOBurnRate"
+LABEL_SLO: Final = "slo"
+LABEL_SLO_SERVICE: Final = "slo_service"
+LABEL_SLO_WINDOW: Final = "slo_window"
+LABEL_SEVERITY: Final = "severity"
+SLO_RECORD_SLI_ERROR: Final = "slo:sli_error:ratio_rate"  # + window, e.g. ratio_rate5m
+SLO_RECORD_EVENTS: Final = "slo:sli_events:increase"  # + window
+SLO_RECORD_BURN_RATE: Final = "slo:burn_rate:ratio_rate"  # + window
+SLO_RECORD_OBJECTIVE: Final = "slo:objective:ratio"
+SLO_RECORD_ERROR_BUDGET: Final = "slo:error_budget:ratio"
+SLO_RECORD_PERIOD_DAYS: Final = "slo:time_period:days"
+SLO_RECORD_CURRENT_BURN: Final = "slo:current_burn_rate:ratio"
+SLO_RECORD_PERIOD_BURN: Final = "slo:period_burn_rate:ratio"
+SLO_RECORD_BUDGET_REMAINING: Final = "slo:period_error_budget_remaining:ratio"
+SLO_INFO: Final = "zonegate_slo_info"
