@@ -1,0 +1,324 @@
+"""Proxy throughput and added latency: zonegate vs nginx, measured in the same run.
+
+nginx serves a 64-byte reply as the backend (one worker, pinned to core 0 with
+wrk). Rows: the backend directly, nginx as a reverse proxy (one worker), and
+zonegate with a plain route (one worker process), each proxy pinned to core 1.
+Every row is the median of ``--runs`` wrk runs; ratios are against nginx as a
+proxy. ``-c1`` rows give the latency one hop adds.
+
+    .venv/bin/python bench/proxy.py [--runs 3] [--duration 5] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from zonegate.testing.ports import free_port, wait_port
+
+console = Console()
+
+NGINX_BACKEND = """
+worker_processes 1;
+daemon off;
+pid {dir}/backend.pid;
+error_log {dir}/backend-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  keepalive_requests 1000000;
+  server {{
+    listen 127.0.0.1:{port} reuseport backlog=4096;
+    location / {{ default_type text/plain; return 200 "{body}"; }}
+  }}
+}}
+"""
+
+NGINX_PROXY = """
+worker_processes 1;
+daemon off;
+pid {dir}/proxy.pid;
+error_log {dir}/proxy-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  keepalive_requests 1000000;
+  upstream backend {{ server 127.0.0.1:{backend}; keepalive 128; }}
+  server {{
+    listen 127.0.0.1:{port} backlog=4096;
+    location / {{
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }}
+  }}
+}}
+"""
+
+ZONEGATE_CONFIG = """
+version: 1
+clusters:
+  - name: backend
+    endpoints: [{{address: "127.0.0.1:{backend}", zone: bench}}]
+routes:
+  - name: plain
+    upstream: backend
+"""
+
+
+@dataclass
+class Row:
+    name: str
+    connections: int
+    rps: list[float]
+    p50_us: list[float]
+    p99_us: list[float]
+    cpu_us: list[float]
+
+    @property
+    def rps_median(self) -> float:
+        return statistics.median(self.rps)
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.p50_us)
+
+    @property
+    def p99(self) -> float:
+        return statistics.median(self.p99_us)
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(self.cpu_us) if self.cpu_us else float("nan")
+
+
+def _latency_us(text: str) -> float:
+    text = text.strip()
+    for unit, factor in (("us", 1.0), ("ms", 1000.0), ("s", 1_000_000.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * factor
+    return float(text)
+
+
+def run_wrk(port: int, connections: int, duration: float) -> tuple[float, float, float, int]:
+    """One wrk run on core 0; returns req/s, p50 us, p99 us, requests."""
+    cmd = [
+        "taskset",
+        "-c",
+        "0",
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--latency",
+        f"http://127.0.0.1:{port}/",
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = p50 = p99 = 0.0
+    requests = 0
+    for line in out.splitlines():
+        parts = line.split()
+        if line.startswith("Requests/sec:"):
+            rps = float(parts[1])
+        elif parts[:1] == ["50%"]:
+            p50 = _latency_us(parts[1])
+        elif parts[:1] == ["99%"]:
+            p99 = _latency_us(parts[1])
+        elif "requests in" in line:
+            requests = int(parts[0])
+    return rps, p50, p99, requests
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            for p in [proc, *proc.children(recursive=True)]:
+                t = p.cpu_times()
+                total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+@contextmanager
+def process(cmd: list[str], port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_port(port, proc)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def measure(
+    name: str, port: int, pids: list[int], connections: int, runs: int, duration: float
+) -> Row:
+    row = Row(name, connections, [], [], [], [])
+    run_wrk(port, connections, 1.0)  # warm up pools and caches
+    for _ in range(runs):
+        before = cpu_seconds(pids)
+        rps, p50, p99, requests = run_wrk(port, connections, duration)
+        used = cpu_seconds(pids) - before
+        row.rps.append(rps)
+        row.p50_us.append(p50)
+        row.p99_us.append(p99)
+        if pids and requests:
+            row.cpu_us.append(used / requests * 1e6)
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=3, help="wrk runs per row (median)")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
+    parser.add_argument("--workers", type=int, default=1, help="zonegate worker processes")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    for tool in ("nginx", "wrk", "taskset"):
+        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
+            console.print(f"[red]error:[/] {tool} is not installed (make bench installs it)")
+            return 1
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    zonegate = str(Path(sys.executable).with_name("zonegate"))
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="zonegate-bench-") as tmp:
+        d = Path(tmp)
+        backend_port, proxy_port, zg_port = free_port(), free_port(), free_port()
+        (d / "backend.conf").write_text(
+            NGINX_BACKEND.format(dir=d, port=backend_port, body="x" * 64)
+        )
+        (d / "proxy.conf").write_text(
+            NGINX_PROXY.format(dir=d, port=proxy_port, backend=backend_port)
+        )
+        (d / "zonegate.yaml").write_text(ZONEGATE_CONFIG.format(backend=backend_port))
+        backend_cmd = [
+            "taskset",
+            "-c",
+            "0",
+            nginx,
+            "-c",
+            str(d / "backend.conf"),
+            "-e",
+            str(d / "be.log"),
+        ]
+        proxy_cmd = [
+            "taskset",
+            "-c",
+            "1",
+            nginx,
+            "-c",
+            str(d / "proxy.conf"),
+            "-e",
+            str(d / "px.log"),
+        ]
+        zg_cmd = [
+            "taskset",
+            "-c",
+            "1",
+            zonegate,
+            "node",
+            "-c",
+            str(d / "zonegate.yaml"),
+            "--listen",
+            f"127.0.0.1:{zg_port}",
+            "--id",
+            "bench",
+            "--zone",
+            "bench",
+            "--workers",
+            str(args.workers),
+        ]
+        if args.workers > 1:
+            zg_cmd = zg_cmd[3:]  # several workers: let them use every core
+        plan = [
+            ("direct (nginx backend)", backend_port, None),
+            ("nginx proxy", proxy_port, proxy_cmd),
+            (f"zonegate plain route ({args.workers} worker)", zg_port, zg_cmd),
+        ]
+        total = len(plan) * 2
+        with (
+            process(backend_cmd, backend_port, d / "backend.out"),
+            Progress(console=console, transient=True) as progress,
+        ):
+            task = progress.add_task("measuring", total=total)
+            for name, port, cmd in plan:
+                if cmd is None:
+                    for c in (64, 1):
+                        progress.update(task, description=f"{name} -c{c}")
+                        rows.append(measure(name, port, [], c, args.runs, args.duration))
+                        progress.advance(task)
+                    continue
+                with process(cmd, port, d / f"{port}.out") as proc:
+                    for c in (64, 1):
+                        progress.update(task, description=f"{name} -c{c}")
+                        rows.append(measure(name, port, [proc.pid], c, args.runs, args.duration))
+                        progress.advance(task)
+    print_table(rows, args)
+    if args.json:
+        args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=2))
+    return 0
+
+
+def print_table(rows: list[Row], args: argparse.Namespace) -> None:
+    nginx64 = next(r for r in rows if r.name == "nginx proxy" and r.connections == 64)
+    nginx1 = next(r for r in rows if r.name == "nginx proxy" and r.connections == 1)
+    direct1 = next(r for r in rows if r.name.startswith("direct") and r.connections == 1)
+    table = Table(
+        title=f"bench/proxy.py: 64-byte reply, wrk -t1, median of {args.runs} x {args.duration:g}s"
+    )
+    for col in (
+        "row",
+        "conns",
+        "req/s",
+        "x nginx",
+        "p50 us",
+        "p99 us",
+        "added us/hop",
+        "CPU us/req",
+    ):
+        table.add_column(col, justify="right" if col != "row" else "left")
+    for r in rows:
+        ratio = r.rps_median / (nginx64 if r.connections == 64 else nginx1).rps_median
+        added = (
+            r.p50 - direct1.p50 if r.connections == 1 and not r.name.startswith("direct") else None
+        )
+        table.add_row(
+            r.name,
+            str(r.connections),
+            f"{r.rps_median:,.0f}",
+            f"{ratio:.2f}",
+            f"{r.p50:.0f}",
+            f"{r.p99:.0f}",
+            f"{added:.0f}" if added is not None else "",
+            f"{r.cpu:.1f}" if r.cpu == r.cpu else "",
+        )
+    console.print(table)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Building the request head sent upstream and the response head sent back."""
+
+from __future__ import annotations
+
+from zonegate import conventions as cv
+from zonegate.node.http import Headers, Request
+
+# RFC 9110 7.6.1 hop-by-hop fields, plus the framing fields we set ourselves.
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"content-length",
+        b"expect",
+    }
+)
+_REQUEST_DROP = HOP_BY_HOP | {b"x-forwarded-proto", b"x-forwarded-host", b"x-request-id"}
+_RESPONSE_DROP = HOP_BY_HOP
+VIA = b"1.1 " + cv.VIA_TOKEN.encode()
+
+
+def _connection_tokens(headers: Headers) -> frozenset[bytes]:
+    """Extra hop-by-hop names listed in the Connection header."""
+    tokens: set[bytes] = set()
+    for name, value in headers:
+        if name == b"connection":
+            tokens.update(t.strip().lower() for t in value.split(b","))
+    tokens.discard(b"close")
+    tokens.discard(b"keep-alive")
+    return frozenset(tokens)
+
+
+def request_head(
+    req: Request,
+    path: str,
+    request_id: str,
+    *,
+    body_framing: bytes,
+    extra: Headers = (),  # type: ignore[assignment]
+) -> bytes:
+    """The upstream request head; ``body_framing`` is the content-length or TE line."""
+    drop = _REQUEST_DROP
+    if req.header(b"connection") is not None:
+        drop = drop | _connection_tokens(req.headers)
+    target = f"{path}?{req.query}" if req.query else path
+    out = [f"{req.method} {target} HTTP/1.1\r\n".encode("latin-1")]
+    xff = None
+    via = None
+    for name, value in req.headers:
+        if name in drop:
+            continue
+        if name == b"x-forwarded-for":
+            xff = value
+            continue
+        if name == b"via":
+            via = value
+            continue
+        out.append(b"%b: %b\r\n" % (name, value))
+    client = req.client_ip.encode()
+    out.append(b"x-forwarded-for: %b\r\n" % (xff + b", " + client if xff else client))
+    out.append(b"x-forwarded-proto: %b\r\n" % req.scheme.encode())
+    if req.host:
+        out.append(b"x-forwarded-host: %b\r\n" % req.host.encode("latin-1"))
+    out.append(b"via: %b\r\n" % (via + b", " + VIA if via else VIA))
+    out.append(b"x-request-id: %b\r\n" % request_id.encode())
+    for name, value in extra:
+        out.append(b"%b: %b\r\n" % (name, value))
+    out.append(body_framing)
+    out.append(b"\r\n")
+    return b"".join(out)
+
+
+def response_head(
+    status: int,
+    reason_phrase: bytes,
+    headers: Headers,
+    *,
+    framing: bytes,
+    request_id: str,
+    identity: tuple[bytes, ...],
+    keep_alive: bool,
+) -> bytes:
+    """The client response head; ``framing`` is the content-length / TE line or empty."""
+    out = [b"HTTP/1.1 %d %b\r\n" % (status, reason_phrase)]
+    drop = _RESPONSE_DROP
+    if any(n == b"connection" for n, _ in headers):
+        drop = drop | _connection_tokens(headers)
+    has_request_id = False
+    for name, value in headers:
+        if name in drop:
+            continue
+        if name == b"x-request-id":
+            has_request_id = True
+        out.append(b"%b: %b\r\n" % (name, value))
+    if not has_request_id and request_id:
+        out.append(b"x-request-id: %b\r\n" % request_id.encode())
+    out.extend(identity)
+    out.append(framing)
+    if not keep_alive:
+        out.append(b"connection: close\r\n")
+    out.append(b"\r\n")
+    return b"".join(out)

@@ -1,0 +1,418 @@
+"""The request path: filters, route, upstream attempts with retries, response streaming."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import TYPE_CHECKING
+
+from zonegate import conventions as cv
+from zonegate.config.routes import RetryPolicy
+from zonegate.node.body import BodyStream
+from zonegate.node.context import RequestContext
+from zonegate.node.errors import (
+    ConnectFailed,
+    NodeError,
+    UpstreamError,
+    UpstreamReset,
+    UpstreamTimeout,
+    reason,
+)
+from zonegate.node.filters.base import LocalReply
+from zonegate.node.headers import request_head, response_head
+from zonegate.node.http import Request, ResponseHead
+from zonegate.node.observer import RequestObserver
+from zonegate.node.router import CompiledRoute
+from zonegate.node.upstream.backoff import backoff_delay
+from zonegate.node.upstream.cluster import UpstreamCluster
+from zonegate.node.upstream.connection import UpstreamConnection
+from zonegate.node.upstream.host import Host
+
+if TYPE_CHECKING:
+    from zonegate.node.server import ClientConnection
+    from zonegate.node.snapshot import Snapshot
+
+log = logging.getLogger("zonegate.node.proxy")
+
+_GATEWAY_ERRORS = frozenset({502, 503, 504})
+_NO_BODY_STATUSES = frozenset({204, 304})
+
+
+class Overflow(NodeError):
+    status = 503
+    code = cv.ERR_OVERLOADED
+
+
+class NoHealthyHost(NodeError):
+    status = 503
+    code = cv.ERR_UPSTREAM_UNAVAILABLE
+
+
+class CircuitOpen(NodeError):
+    status = 503
+    code = cv.ERR_CIRCUIT_OPEN
+
+
+def status_is_retriable(policy: RetryPolicy, status: int) -> bool:
+    on = policy.retry_on
+    return (
+        ("5xx" in on and status >= 500)
+        or ("gateway-error" in on and status in _GATEWAY_ERRORS)
+        or ("retriable-status-codes" in on and status in policy.retriable_status_codes)
+    )
+
+
+def error_is_retriable(policy: RetryPolicy, exc: UpstreamError) -> bool:
+    on = policy.retry_on
+    if isinstance(exc, ConnectFailed):
+        return "connect-failure" in on or "5xx" in on or "gateway-error" in on
+    if isinstance(exc, UpstreamTimeout):
+        return "timeout" in on or "5xx" in on or "gateway-error" in on
+    return "reset" in on or "5xx" in on or "gateway-error" in on
+
+
+class RequestBody:
+    """The request body as sent upstream, kept for replay while it fits the retry buffer."""
+
+    __slots__ = ("chunked", "data", "length", "replayable", "stream")
+
+    def __init__(self, req: Request, stream: BodyStream | None, buffer_limit: int) -> None:
+        self.stream = stream
+        self.data = b""
+        self.chunked = False
+        self.length: int | None = 0
+        self.replayable = True
+        if stream is None:
+            return
+        if stream.complete and stream.failed is None:
+            self.data = stream.take_all()
+            self.length = len(self.data)
+            self.stream = None
+            return
+        cl = req.header(b"content-length")
+        self.length = int(cl) if cl is not None else None
+        self.chunked = self.length is None
+        self.replayable = self.length is not None and self.length <= buffer_limit
+
+    @property
+    def framing(self) -> bytes:
+        if self.chunked:
+            return b"transfer-encoding: chunked\r\n"
+        if self.length == 0 and self.stream is None:
+            return b""
+        return b"content-length: %d\r\n" % (self.length or 0)
+
+    @property
+    def in_memory(self) -> bool:
+        return self.stream is None
+
+    async def stream_to(self, conn: UpstreamConnection, client: ClientConnection) -> None:
+        """Send the rest of a streamed body; keeps a copy while it is replayable."""
+        stream = self.stream
+        assert stream is not None
+        if stream.expects_continue and not stream.received:
+            client.send_continue()
+        kept: list[bytes] = []
+        while True:
+            chunk = await stream.read()
+            if not chunk:
+                break
+            if self.replayable:
+                kept.append(chunk)
+            conn.write(b"%x\r\n%b\r\n" % (len(chunk), chunk) if self.chunked else chunk)
+            await conn.drain()
+        if self.chunked:
+            conn.write(b"0\r\n\r\n")
+        if self.replayable:
+            self.data = b"".join(kept)
+            self.stream = None
+
+
+class Proxy:
+    """Handles every request of a node against the current snapshot."""
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        observer: RequestObserver,
+        *,
+        identity_headers: tuple[bytes, ...] = (),
+        rng: random.Random | None = None,
+    ) -> None:
+        self.snapshot = snapshot
+        self.observer = observer
+        self.identity = identity_headers
+        self.rng = rng or random.Random()
+
+    async def handle(self, client: ClientConnection, req: Request, body: BodyStream | None) -> None:
+        snapshot = self.snapshot  # in-flight requests finish on the snapshot they started with
+        ctx = RequestContext()
+        observer = self.observer
+        observer.request_started(ctx, req)
+        try:
+            reply = await snapshot.entry_chain.on_request(ctx, req)
+            route = None
+            if reply is None:
+                route = snapshot.router.match(req)
+                if route is None:
+                    reply = LocalReply(
+                        404, cv.ERR_NO_ROUTE, f"no route for {req.method} {req.path}"
+                    )
+                else:
+                    ctx.route = route.name
+                    ctx.cluster = route.config.upstream
+                    reply = await snapshot.chains[route.name].on_request(ctx, req)
+            if reply is not None:
+                self._local(client, ctx, reply)
+            else:
+                assert route is not None
+                await self._proxy(client, ctx, req, body, route, snapshot)
+        except asyncio.CancelledError:
+            ctx.error_code = ctx.error_code or "client_disconnected"
+            ctx.status = ctx.status or 499
+            raise
+        except NodeError as exc:
+            if client.response_started:
+                client.abort()
+                ctx.error_code = exc.code
+            else:
+                self._local(client, ctx, LocalReply(exc.status, exc.code, exc.message))
+        except Exception:
+            log.exception("request_failed", extra={"request_id": ctx.request_id})
+            if client.response_started:
+                client.abort()
+            else:
+                self._local(client, ctx, LocalReply(500, "internal_error", "internal error"))
+        finally:
+            observer.request_finished(ctx, req)
+
+    def _local(self, client: ClientConnection, ctx: RequestContext, reply: LocalReply) -> None:
+        ctx.status = reply.status
+        ctx.error_code = reply.code if reply.status >= 400 else ctx.error_code
+        ctx.bytes_sent = client.local_reply(
+            reply.status,
+            reply.code,
+            reply.message,
+            ctx.request_id,
+            headers=reply.headers,
+            body=reply.body,
+            content_type=reply.content_type,
+            keep_alive=reply.status < 500 or reply.status == 503,
+        )
+
+    async def _proxy(
+        self,
+        client: ClientConnection,
+        ctx: RequestContext,
+        req: Request,
+        body_stream: BodyStream | None,
+        route: CompiledRoute,
+        snapshot: Snapshot,
+    ) -> None:
+        rc = route.config
+        policy = rc.retry
+        cluster = snapshot.clusters[rc.upstream]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + rc.timeout_s
+        body = RequestBody(req, body_stream, rc.buffer_bytes)
+        head = request_head(
+            req, route.upstream_path(req.path), ctx.request_id, body_framing=body.framing
+        )
+        head_only = req.method == "HEAD"
+        retry_allowed = req.idempotent or policy.allow_non_idempotent
+        key = self._hash_key(cluster, req)
+        tried: list[Host] = []
+        last_error: NodeError = NoHealthyHost("no healthy upstream host")
+        attempt = 0
+        limits = cluster.limits
+        if not limits.try_acquire_request():
+            raise Overflow(f"cluster {cluster.name} is at its request limit")
+        cluster.active_requests += 1
+        try:
+            while True:
+                attempt += 1
+                ctx.attempts = attempt
+                if not cluster.allow_request():
+                    raise CircuitOpen(f"circuit breaker of cluster {cluster.name} is open")
+                host = cluster.pick(key, tried)
+                if host is None:
+                    raise (
+                        last_error
+                        if attempt > 1
+                        else NoHealthyHost(f"no healthy host in cluster {cluster.name}")
+                    )
+                tried.append(host)
+                ctx.upstream_host = host.address
+                ctx.upstream_zone = host.zone
+                error: UpstreamError | None = None
+                conn: UpstreamConnection | None = None
+                per_try = deadline
+                if policy.per_try_timeout_s is not None:
+                    per_try = min(deadline, loop.time() + policy.per_try_timeout_s)
+                started = time.perf_counter()
+                host.active_requests += 1
+                try:
+                    conn = await self._attempt(
+                        client, host, cluster, head, body, head_only, per_try
+                    )
+                except UpstreamError as exc:
+                    error = exc
+                finally:
+                    host.active_requests -= 1
+                ctx.upstream_duration = time.perf_counter() - started
+                if error is not None:
+                    cluster.record(host, local_failure=True)
+                    self.observer.attempt_failed(ctx, error)
+                    last_error = error
+                    can_retry = (
+                        retry_allowed or isinstance(error, ConnectFailed)
+                    ) and error_is_retriable(policy, error)
+                else:
+                    assert conn is not None
+                    cluster.record(host, status=conn.status)
+                    can_retry = retry_allowed and status_is_retriable(policy, conn.status)
+                will_retry = (
+                    can_retry
+                    and attempt < policy.max_attempts
+                    and body.replayable
+                    and self._retry_budget_allows(cluster, policy)
+                )
+                if not will_retry:
+                    if conn is not None:
+                        await self._respond(
+                            client, ctx, req, conn, cluster, snapshot, route, deadline
+                        )
+                        return
+                    raise last_error
+                if conn is not None:
+                    conn.close()
+                delay = backoff_delay(
+                    attempt, policy.backoff.base_s, policy.backoff.max_s, self.rng
+                )
+                if loop.time() + delay >= deadline:
+                    raise UpstreamTimeout(f"route timeout of {rc.timeout_s}s exceeded")
+                self.observer.retried(ctx)
+                cluster.active_retries += 1
+                try:
+                    await asyncio.sleep(delay)
+                finally:
+                    cluster.active_retries -= 1
+        finally:
+            cluster.active_requests -= 1
+            limits.release_request()
+
+    def _retry_budget_allows(self, cluster: UpstreamCluster, policy: RetryPolicy) -> bool:
+        if not cluster.limits.try_acquire_retry():
+            return False
+        cluster.limits.release_retry()
+        budget = policy.budget
+        allowed = max(budget.min_concurrency, cluster.active_requests * budget.percent / 100)
+        return cluster.active_retries < allowed
+
+    @staticmethod
+    def _hash_key(cluster: UpstreamCluster, req: Request) -> bytes | None:
+        if cluster.hash_header is not None:
+            return req.header(cluster.hash_header)
+        if cluster.hash_cookie is not None:
+            cookies = req.header(b"cookie")
+            if cookies:
+                prefix = cluster.hash_cookie.encode() + b"="
+                for raw in cookies.split(b";"):
+                    part = raw.strip()
+                    if part.startswith(prefix):
+                        return part[len(prefix) :]
+        return None
+
+    async def _attempt(
+        self,
+        client: ClientConnection,
+        host: Host,
+        cluster: UpstreamCluster,
+        head: bytes,
+        body: RequestBody,
+        head_only: bool,
+        deadline: float,
+    ) -> UpstreamConnection:
+        """Send the request to ``host``; return the connection once the response head is in."""
+        loop = asyncio.get_running_loop()
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise UpstreamTimeout("route timeout exceeded")
+        conn = await cluster.pool.acquire(
+            host.host, host.port, min(cluster.cfg.connect_timeout_s, remaining)
+        )
+        try:
+            async with asyncio.timeout_at(deadline):
+                if body.in_memory:
+                    head_future = conn.send(head + body.data, head_only=head_only)
+                else:
+                    head_future = conn.send(head, head_only=head_only)
+                    await body.stream_to(conn, client)
+                await head_future
+        except TimeoutError:
+            conn.abort()
+            raise UpstreamTimeout(f"{host.address} did not answer in time") from None
+        except UpstreamReset:
+            conn.abort()
+            raise
+        except BaseException:
+            conn.abort()
+            raise
+        return conn
+
+    async def _respond(
+        self,
+        client: ClientConnection,
+        ctx: RequestContext,
+        req: Request,
+        conn: UpstreamConnection,
+        cluster: UpstreamCluster,
+        snapshot: Snapshot,
+        route: CompiledRoute,
+        deadline: float,
+    ) -> None:
+        """Stream the upstream response to the client."""
+        resp = ResponseHead(conn.status, conn.response_headers)
+        chain = snapshot.chains[route.name]
+        if chain.response_filters:
+            await chain.on_response(ctx, resp)
+        await snapshot.entry_chain.on_response(ctx, resp)
+        ctx.status = resp.status
+        no_body = req.method == "HEAD" or resp.status in _NO_BODY_STATUSES
+        chunked = False
+        length = resp.header(b"content-length")
+        keep_alive = not client.close_after
+        if no_body:
+            framing = b"content-length: %b\r\n" % length if length and req.method == "HEAD" else b""
+        elif length is not None:
+            framing = b"content-length: %b\r\n" % length
+        elif req.version == "1.1":
+            framing = b"transfer-encoding: chunked\r\n"
+            chunked = True
+        else:
+            framing = b""
+            keep_alive = False
+            client.close_after = True
+        head = response_head(
+            resp.status,
+            reason(resp.status),
+            resp.headers,
+            framing=framing,
+            request_id=ctx.request_id,
+            identity=self.identity,
+            keep_alive=keep_alive and req.header(b"connection") != b"close",
+        )
+        conn.forward(client, head, chunked=chunked)
+        try:
+            async with asyncio.timeout_at(deadline):
+                await conn.done
+        except BaseException:
+            conn.abort()
+            client.abort()
+            raise
+        finally:
+            ctx.bytes_sent = conn.bytes_received
+        conn.finish_forward()
+        cluster.pool.release(conn)

@@ -1,0 +1,253 @@
+"""One keep-alive HTTP/1.1 connection to an upstream host (asyncio protocol + httptools).
+
+The connection parses the response with llhttp. Until the proxy decides to
+forward the response (after retries and response filters), body bytes are
+held; once forwarding starts they are written straight to the client's
+transport from the parser callback, with flow control both ways.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Protocol
+
+import httptools
+
+from zonegate.node.errors import BadUpstreamResponse, UpstreamReset
+from zonegate.node.http import Headers
+
+_CRLF = b"\r\n"
+_LAST_CHUNK = b"0\r\n\r\n"
+
+
+class ResponseSink(Protocol):
+    """Where a forwarded response body goes (the client connection)."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def pause_source(self, pause: Callable[[], None], resume: Callable[[], None]) -> None:
+        """Register how to pause/resume the upstream when the client is slow."""
+
+
+class UpstreamConnection(asyncio.Protocol):
+    """A pooled connection. One request at a time."""
+
+    __slots__ = (
+        "_body_chunks",
+        "_done",
+        "_drain",
+        "_head",
+        "_headers",
+        "_loop",
+        "_parser",
+        "_reading_paused",
+        "_sink",
+        "_sink_chunked",
+        "_tail_pending",
+        "bytes_received",
+        "closed",
+        "head_only",
+        "keep_alive",
+        "key",
+        "last_used",
+        "on_close",
+        "reused",
+        "status",
+        "transport",
+    )
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, key: str) -> None:
+        self._loop = loop
+        self.key = key
+        self.transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpResponseParser(self)
+        self._headers: Headers = []
+        self._head: asyncio.Future[None] | None = None
+        self._done: asyncio.Future[None] | None = None
+        self._drain: asyncio.Future[None] | None = None
+        self._body_chunks: list[bytes] = []
+        self._sink: ResponseSink | None = None
+        self._sink_chunked = False
+        self._tail_pending = False
+        self._reading_paused = False
+        self.status = 0
+        self.keep_alive = False
+        self.closed = False
+        self.head_only = False
+        self.reused = False
+        self.last_used = 0.0
+        self.bytes_received = 0
+        self.on_close: Callable[[UpstreamConnection], None] | None = None
+
+    # --- asyncio protocol ------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(BadUpstreamResponse(f"malformed upstream response: {exc}"))
+            self.close()
+
+    def eof_received(self) -> bool | None:
+        # A close-delimited body ends here; tell llhttp so it completes the message.
+        try:
+            self._parser.feed_data(b"")
+        except httptools.HttpParserError:
+            pass
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._done is not None and not self._done.done():
+            if self._head is not None and self._head.done() and self._message_ends_on_close():
+                self._done.set_result(None)
+            else:
+                self._fail(UpstreamReset("upstream closed the connection"))
+        elif self._head is not None and not self._head.done():
+            self._fail(UpstreamReset("upstream closed the connection"))
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+        if self.on_close is not None:
+            self.on_close(self)
+
+    def pause_writing(self) -> None:
+        if self._drain is None or self._drain.done():
+            self._drain = self._loop.create_future()
+
+    def resume_writing(self) -> None:
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+
+    # --- llhttp callbacks ---------------------------------------------------
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        self.status = self._parser.get_status_code()
+        if 100 <= self.status < 200 and self.status != 101:
+            # Interim response (100 Continue to our Expect-less request): ignore it.
+            self._headers = []
+            return
+        if self._head is not None and not self._head.done():
+            self._head.set_result(None)
+        if self.head_only:
+            # HEAD responses carry a Content-Length but no body; llhttp cannot be
+            # told, so finish here and use a fresh parser for the next response.
+            self.keep_alive = self._parser.should_keep_alive()
+            self._parser = httptools.HttpResponseParser(self)
+            self._complete()
+
+    def on_body(self, body: bytes) -> None:
+        self.bytes_received += len(body)
+        sink = self._sink
+        if sink is None:
+            self._body_chunks.append(body)
+        elif self._sink_chunked:
+            sink.write(b"%x\r\n%b\r\n" % (len(body), body))
+        else:
+            sink.write(body)
+
+    def on_message_complete(self) -> None:
+        if self.head_only:
+            return
+        self.keep_alive = self._parser.should_keep_alive()
+        self._complete()
+
+    # --- used by the proxy ------------------------------------------------------
+    def send(self, data: bytes, *, head_only: bool) -> asyncio.Future[None]:
+        """Write a request; returns the future of the response head."""
+        assert self.transport is not None
+        self._headers = []
+        self._body_chunks = []
+        self._sink = None
+        self.status = 0
+        self.bytes_received = 0
+        self.keep_alive = False
+        self.head_only = head_only
+        self._head = self._loop.create_future()
+        self._done = self._loop.create_future()
+        self.transport.write(data)
+        return self._head
+
+    def write(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+
+    async def drain(self) -> None:
+        if self._drain is not None and not self._drain.done():
+            await self._drain
+
+    @property
+    def response_headers(self) -> Headers:
+        return self._headers
+
+    @property
+    def done(self) -> asyncio.Future[None]:
+        assert self._done is not None
+        return self._done
+
+    def forward(self, sink: ResponseSink, head: bytes, *, chunked: bool) -> None:
+        """Write the head and any buffered body to ``sink``; stream the rest as it comes."""
+        self._sink = sink
+        self._sink_chunked = chunked
+        chunks = self._body_chunks
+        if chunked:
+            out = [head] + [b"%x\r\n%b\r\n" % (len(c), c) for c in chunks]
+        else:
+            out = [head, *chunks]
+        self._body_chunks = []
+        self._tail_pending = chunked
+        if chunked and self._done is not None and self._done.done():
+            out.append(_LAST_CHUNK)
+            self._tail_pending = False
+        sink.write(b"".join(out) if len(out) > 1 else out[0])
+        sink.pause_source(self.pause_reading, self.resume_reading)
+
+    def finish_forward(self) -> None:
+        """Called after ``done``: terminate a chunked body if not written yet."""
+        if self._sink is not None and self._tail_pending:
+            self._sink.write(_LAST_CHUNK)
+        self._tail_pending = False
+        self._sink = None
+
+    def pause_reading(self) -> None:
+        if self.transport is not None and not self._reading_paused:
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.transport is not None and self._reading_paused:
+            self._reading_paused = False
+            self.transport.resume_reading()
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    # --- internals --------------------------------------------------------------
+    def _message_ends_on_close(self) -> bool:
+        for name, _ in self._headers:
+            if name in (b"content-length", b"transfer-encoding"):
+                return False
+        return True
+
+    def _complete(self) -> None:
+        if self._done is not None and not self._done.done():
+            self._done.set_result(None)
+
+    def _fail(self, exc: Exception) -> None:
+        for fut in (self._head, self._done):
+            if fut is not None and not fut.done():
+                fut.set_exception(exc)
+                # The head waiter reports it; don't warn about an unretrieved one.
+                fut.exception()

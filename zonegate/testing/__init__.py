@@ -1,0 +1,1 @@
+"""Helpers for zonegate's own tests (and anyone testing against zonegate): real servers."""
