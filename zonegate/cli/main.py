@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from zonegate import __version__
-from zonegate.cli import config_cmd
+from zonegate.cli import config_cmd, node_cmd
 
-COMMANDS: tuple[ModuleType, ...] = (config_cmd,)
+COMMANDS: tuple[ModuleType, ...] = (node_cmd, config_cmd)
 
 Handler = Callable[[argparse.Namespace], int]
 
