@@ -12,9 +12,13 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from zonegate import __version__
-from zonegate.cli import config_cmd, node_cmd
+from zonegate.cli import config_cmd, node_cmd, slo_cmd
 
-COMMANDS: tuple[ModuleType, ...] = (node_cmd, config_cmd)
+COMMANDS: tuple[ModuleType, ...] = (
+    node_cmd,
+    config_cmd,
+    slo_cmd,
+)
 
 Handler = Callable[[argparse.Namespace], int]
 

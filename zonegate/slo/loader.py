@@ -7,6 +7,7 @@ prefixed with its file (and document) and the path inside it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +150,26 @@ def slo_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "zonegate SLO file"
     return schema
+
+
+DEFAULT_SLO_FILE = "slos.yaml"
+
+
+def builtin_slo_source() -> tuple[str, str]:
+    """The SLOs shipped with zonegate (edge availability and latency, node availability)."""
+    text = resources.files("zonegate.slo").joinpath("default_slos.yaml").read_text("utf-8")
+    return text, "zonegate/slo/default_slos.yaml"
+
+
+def default_slo_sources() -> list[tuple[str, str]]:
+    """``./slos.yaml`` when it exists, else :func:`builtin_slo_source`."""
+    local = Path(DEFAULT_SLO_FILE)
+    if local.is_file():
+        return [(local.read_text(encoding="utf-8"), str(local))]
+    return [builtin_slo_source()]
+
+
+def load_slos(paths: Iterable[str | Path] | None) -> SLOFile:
+    """The given files, or :func:`default_slo_sources` when none are given."""
+    chosen = list(paths or [])
+    return load_slo_files(chosen) if chosen else parse_slo_sources(default_slo_sources())

@@ -181,8 +181,8 @@ class SLOSpec(StrictModel):
 
     @property
     def error_budget(self) -> float:
-        """Allowed bad ratio: ``1 - objective``."""
-        return 1.0 - self.objective
+        """Allowed bad ratio: ``1 - objective`` (rounded: 0.001, not 0.0010000000000000009)."""
+        return round(1.0 - self.objective, 12)
 
 
 class WebhookTarget(StrictModel):
