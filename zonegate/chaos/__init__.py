@@ -1,0 +1,1 @@
+"""Fault injection and failover drills: the Toxiproxy-compatible fault proxy, experiments."""
