@@ -93,11 +93,11 @@ async def serve(host: str, port: int, specs: list[ProxySpec], seed: int | None) 
                     print(f"proxy {proxy.name}: {proxy.listen} -> {proxy.upstream}")
             except FaultProxyError as exc:
                 print(f"error: populating from the config file: {exc.message}", file=sys.stderr)
-        print(f"{READY_PREFIX}{server.url}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        print(f"{READY_PREFIX}{server.url}", flush=True)
         await stop.wait()
     finally:
         await server.stop()

@@ -99,10 +99,10 @@ class FaultProxyServer:
         """Bind the API (``OSError`` if the port is taken) and start serving."""
         sock = bind_socket(self.host, self.requested_port)
         self.port = sock.getsockname()[1]
-        runner = web.AppRunner(build_app(self.registry), access_log=None)
+        runner = web.AppRunner(build_app(self.registry), access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         try:
-            await web.SockSite(runner, sock, shutdown_timeout=1.0).start()
+            await web.SockSite(runner, sock).start()
         except BaseException:
             await runner.cleanup()
             sock.close()
