@@ -1,0 +1,122 @@
+"""A /metrics server with the node's and GLB's metric names, served by aiohttp from a real
+prometheus_client registry: stands in for gateway nodes in SLO tests, the bench and demos."""
+
+from __future__ import annotations
+
+import socket
+
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+
+from zonegate import conventions as cv
+
+BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class MetricsServer:
+    """``/metrics`` of one node (or GLB) in ``zone``; ``restart()`` resets every counter."""
+
+    def __init__(self, zone: str, node: str, *, edge: bool = False) -> None:
+        self.zone = zone
+        self.node = node
+        self.edge = edge
+        self.port = 0
+        self.runner: web.AppRunner | None = None
+        self.scrapes = 0
+        self.status = 200
+        self._new_registry()
+
+    def _new_registry(self) -> None:
+        self.registry = CollectorRegistry()
+        if self.edge:
+            self.requests = Counter(
+                cv.GLB_REQUESTS_TOTAL.removesuffix("_total"),
+                "edge requests",
+                [cv.LABEL_ZONE, cv.LABEL_REGION, cv.LABEL_STATUS_CLASS],
+                registry=self.registry,
+            )
+            self.duration = Histogram(
+                cv.GLB_REQUEST_DURATION,
+                "edge duration",
+                [cv.LABEL_ZONE, cv.LABEL_REGION],
+                buckets=BUCKETS,
+                registry=self.registry,
+            )
+        else:
+            self.requests = Counter(
+                cv.NODE_REQUESTS_TOTAL.removesuffix("_total"),
+                "requests",
+                [
+                    cv.LABEL_ROUTE,
+                    cv.LABEL_CLUSTER,
+                    cv.LABEL_ZONE,
+                    cv.LABEL_NODE,
+                    cv.LABEL_STATUS_CLASS,
+                ],
+                registry=self.registry,
+            )
+            self.duration = Histogram(
+                cv.NODE_REQUEST_DURATION,
+                "duration",
+                [cv.LABEL_ROUTE, cv.LABEL_CLUSTER, cv.LABEL_ZONE],
+                buckets=BUCKETS,
+                registry=self.registry,
+            )
+
+    def record(
+        self,
+        status: int,
+        n: int = 1,
+        *,
+        route: str = "api",
+        seconds: float = 0.01,
+        region: str = "eu",
+    ) -> None:
+        cls = cv.status_class(status)
+        if self.edge:
+            self.requests.labels(self.zone, region, cls).inc(n)
+            for _ in range(n):
+                self.duration.labels(self.zone, region).observe(seconds)
+        else:
+            self.requests.labels(route, "app", self.zone, self.node, cls).inc(n)
+            for _ in range(n):
+                self.duration.labels(route, "app", self.zone).observe(seconds)
+
+    def restart(self) -> None:
+        """The process restarted: every counter starts again from zero."""
+        self._new_registry()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/metrics"
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        self.scrapes += 1
+        if self.status != 200:
+            return web.Response(status=self.status, text="unavailable")
+        return web.Response(
+            body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    async def start(self) -> None:
+        """Listen on a fresh port, or on the same one again after :meth:`stop`."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        self.port = sock.getsockname()[1]
+        app = web.Application()
+        app.router.add_get(cv.ADMIN_METRICS, self._metrics)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        await web.SockSite(self.runner, sock).start()
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
