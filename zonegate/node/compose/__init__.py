@@ -1,0 +1,1 @@
+"""API composition: plan a route's upstream calls and run them within its deadline."""
