@@ -125,7 +125,7 @@ def run_wrk(port: int, connections: int, duration: float) -> tuple[float, float,
         "wrk",
         "-t1",
         f"-c{connections}",
-        f"-d{duration}s",
+        f"-d{duration:g}s",
         "--latency",
         f"http://127.0.0.1:{port}/",
     ]

@@ -26,11 +26,14 @@ _RESPONSE_DROP = HOP_BY_HOP
 VIA = b"1.1 " + cv.VIA_TOKEN.encode()
 
 
+_PLAIN_CONNECTION = frozenset({b"close", b"keep-alive", b"Keep-Alive", b"Close"})
+
+
 def _connection_tokens(headers: Headers) -> frozenset[bytes]:
     """Extra hop-by-hop names listed in the Connection header."""
     tokens: set[bytes] = set()
     for name, value in headers:
-        if name == b"connection":
+        if name == b"connection" and value not in _PLAIN_CONNECTION:
             tokens.update(t.strip().lower() for t in value.split(b","))
     tokens.discard(b"close")
     tokens.discard(b"keep-alive")

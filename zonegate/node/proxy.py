@@ -16,7 +16,6 @@ from zonegate.node.errors import (
     ConnectFailed,
     NodeError,
     UpstreamError,
-    UpstreamReset,
     UpstreamTimeout,
     reason,
 )
@@ -163,7 +162,9 @@ class Proxy:
                 else:
                     ctx.route = route.name
                     ctx.cluster = route.config.upstream
-                    reply = await snapshot.chains[route.name].on_request(ctx, req)
+                    chain = snapshot.chains[route.name]
+                    if chain.hooks:
+                        reply = await chain.on_request(ctx, req)
             if reply is not None:
                 self._local(client, ctx, reply)
             else:
@@ -255,7 +256,7 @@ class Proxy:
                 host.active_requests += 1
                 try:
                     conn = await self._attempt(
-                        client, host, cluster, head, body, head_only, per_try
+                        client, host, cluster, head, body, head_only, per_try, deadline
                     )
                 except UpstreamError as exc:
                     error = exc
@@ -333,33 +334,39 @@ class Proxy:
         head: bytes,
         body: RequestBody,
         head_only: bool,
+        try_deadline: float,
         deadline: float,
     ) -> UpstreamConnection:
-        """Send the request to ``host``; return the connection once the response head is in."""
+        """Send the request to ``host``; return the connection once the response head is in.
+
+        The connection's timer fails the exchange at ``try_deadline`` while the
+        head is awaited, then at the route ``deadline`` while the body streams.
+        """
         loop = asyncio.get_running_loop()
-        remaining = deadline - loop.time()
+        remaining = try_deadline - loop.time()
         if remaining <= 0:
             raise UpstreamTimeout("route timeout exceeded")
-        conn = await cluster.pool.acquire(
-            host.host, host.port, min(cluster.cfg.connect_timeout_s, remaining)
+        pool = cluster.pool
+        conn = pool.take_idle(host.address) or await pool.connect(
+            host.host, host.port, min(cluster.cfg.connect_timeout_s, remaining), host.address
         )
         try:
-            async with asyncio.timeout_at(deadline):
-                if body.in_memory:
-                    head_future = conn.send(head + body.data, head_only=head_only)
-                else:
-                    head_future = conn.send(head, head_only=head_only)
+            conn.arm_timeout(try_deadline)
+            if body.in_memory:
+                head_future = conn.send(head + body.data, head_only=head_only)
+            else:
+                head_future = conn.send(head, head_only=head_only)
+                async with asyncio.timeout_at(try_deadline):
                     await body.stream_to(conn, client)
-                await head_future
+            await head_future
         except TimeoutError:
             conn.abort()
             raise UpstreamTimeout(f"{host.address} did not answer in time") from None
-        except UpstreamReset:
-            conn.abort()
-            raise
         except BaseException:
             conn.abort()
             raise
+        if try_deadline < deadline:
+            conn.arm_timeout(deadline)
         return conn
 
     async def _respond(
@@ -378,7 +385,8 @@ class Proxy:
         chain = snapshot.chains[route.name]
         if chain.response_filters:
             await chain.on_response(ctx, resp)
-        await snapshot.entry_chain.on_response(ctx, resp)
+        if snapshot.entry_chain.response_filters:
+            await snapshot.entry_chain.on_response(ctx, resp)
         ctx.status = resp.status
         no_body = req.method == "HEAD" or resp.status in _NO_BODY_STATUSES
         chunked = False
@@ -406,13 +414,13 @@ class Proxy:
         )
         conn.forward(client, head, chunked=chunked)
         try:
-            async with asyncio.timeout_at(deadline):
-                await conn.done
+            await conn.done  # the connection's timer enforces the route deadline
         except BaseException:
             conn.abort()
             client.abort()
             raise
         finally:
             ctx.bytes_sent = conn.bytes_received
+        conn.disarm_timeout()
         conn.finish_forward()
         cluster.pool.release(conn)

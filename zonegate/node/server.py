@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from ssl import SSLContext
+from typing import cast
 
 import httptools
 
@@ -79,8 +80,7 @@ class ClientConnection(asyncio.Protocol):
 
     # --- asyncio protocol -----------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         peer = transport.get_extra_info("peername")
         self.client_ip = peer[0] if peer else ""
         self.deadline = time.monotonic() + self.limits.header_timeout_s

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+import uvloop
 
 from zonegate.config.loader import parse_config
 from zonegate.node.runtime import GatewayNode
@@ -45,3 +46,8 @@ async def gateway() -> AsyncIterator[NodeFactory]:
     for node in nodes:
         await node.stop()
     await asyncio.sleep(0)
+
+
+def pytest_asyncio_loop_factories(config: object, item: object) -> dict[str, object]:
+    """Run the node tests on uvloop, the loop nodes run on in production."""
+    return {"uvloop": uvloop.new_event_loop}

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 import httptools
 
-from zonegate.node.errors import BadUpstreamResponse, UpstreamReset
+from zonegate.node.errors import BadUpstreamResponse, UpstreamReset, UpstreamTimeout
 from zonegate.node.http import Headers
 
 _CRLF = b"\r\n"
@@ -45,6 +45,7 @@ class UpstreamConnection(asyncio.Protocol):
         "_sink",
         "_sink_chunked",
         "_tail_pending",
+        "_timer",
         "bytes_received",
         "closed",
         "head_only",
@@ -70,6 +71,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._sink: ResponseSink | None = None
         self._sink_chunked = False
         self._tail_pending = False
+        self._timer: asyncio.TimerHandle | None = None
         self._reading_paused = False
         self.status = 0
         self.keep_alive = False
@@ -82,8 +84,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     # --- asyncio protocol ------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -224,12 +225,33 @@ class UpstreamConnection(asyncio.Protocol):
             self._reading_paused = False
             self.transport.resume_reading()
 
+    def arm_timeout(self, when: float) -> None:
+        """Fail the exchange with :class:`UpstreamTimeout` at loop time ``when``.
+
+        One timer handle per exchange is much cheaper on the hot path than
+        ``asyncio.timeout`` around each await.
+        """
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_at(when, self._timed_out)
+
+    def disarm_timeout(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _timed_out(self) -> None:
+        self._timer = None
+        self._fail(UpstreamTimeout("upstream did not answer in time"))
+
     def close(self) -> None:
+        self.disarm_timeout()
         self.closed = True
         if self.transport is not None:
             self.transport.close()
 
     def abort(self) -> None:
+        self.disarm_timeout()
         self.closed = True
         if self.transport is not None:
             self.transport.abort()

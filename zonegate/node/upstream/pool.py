@@ -31,8 +31,8 @@ class ConnectionPool:
         self.connects_total = 0
         self.reuses_total = 0
 
-    async def acquire(self, host: str, port: int, connect_timeout: float) -> UpstreamConnection:
-        key = f"{host}:{port}"
+    def take_idle(self, key: str) -> UpstreamConnection | None:
+        """A pooled connection to ``key`` (``host:port``), without awaiting anything."""
         idle = self._idle.get(key)
         while idle:
             conn = idle.pop()
@@ -40,7 +40,17 @@ class ConnectionPool:
                 conn.reused = True
                 self.reuses_total += 1
                 return conn
-        return await self._connect(key, host, port, connect_timeout)
+        return None
+
+    async def acquire(self, host: str, port: int, connect_timeout: float) -> UpstreamConnection:
+        """A pooled connection, or a new one."""
+        return self.take_idle(f"{host}:{port}") or await self.connect(host, port, connect_timeout)
+
+    async def connect(
+        self, host: str, port: int, connect_timeout: float, key: str | None = None
+    ) -> UpstreamConnection:
+        """A new connection; ``key`` (default ``host:port``) names its idle list."""
+        return await self._connect(key or f"{host}:{port}", host, port, connect_timeout)
 
     def release(self, conn: UpstreamConnection) -> None:
         """Return a connection whose exchange completed; closes it when it can't be reused."""
