@@ -17,10 +17,10 @@ from zonegate.node.errors import (
     NodeError,
     UpstreamError,
     UpstreamTimeout,
-    reason,
 )
+from zonegate.node.exchange import RequestBody, relay_response, send_request
 from zonegate.node.filters.base import LocalReply
-from zonegate.node.headers import request_head, response_head
+from zonegate.node.headers import request_head
 from zonegate.node.http import Request, ResponseHead
 from zonegate.node.observer import RequestObserver
 from zonegate.node.router import CompiledRoute
@@ -70,63 +70,6 @@ def error_is_retriable(policy: RetryPolicy, exc: UpstreamError) -> bool:
     if isinstance(exc, UpstreamTimeout):
         return "timeout" in on or "5xx" in on or "gateway-error" in on
     return "reset" in on or "5xx" in on or "gateway-error" in on
-
-
-class RequestBody:
-    """The request body as sent upstream, kept for replay while it fits the retry buffer."""
-
-    __slots__ = ("chunked", "data", "length", "replayable", "stream")
-
-    def __init__(self, req: Request, stream: BodyStream | None, buffer_limit: int) -> None:
-        self.stream = stream
-        self.data = b""
-        self.chunked = False
-        self.length: int | None = 0
-        self.replayable = True
-        if stream is None:
-            return
-        if stream.complete and stream.failed is None:
-            self.data = stream.take_all()
-            self.length = len(self.data)
-            self.stream = None
-            return
-        cl = req.header(b"content-length")
-        self.length = int(cl) if cl is not None else None
-        self.chunked = self.length is None
-        self.replayable = self.length is not None and self.length <= buffer_limit
-
-    @property
-    def framing(self) -> bytes:
-        if self.chunked:
-            return b"transfer-encoding: chunked\r\n"
-        if self.length == 0 and self.stream is None:
-            return b""
-        return b"content-length: %d\r\n" % (self.length or 0)
-
-    @property
-    def in_memory(self) -> bool:
-        return self.stream is None
-
-    async def stream_to(self, conn: UpstreamConnection, client: ClientConnection) -> None:
-        """Send the rest of a streamed body; keeps a copy while it is replayable."""
-        stream = self.stream
-        assert stream is not None
-        if stream.expects_continue and not stream.received:
-            client.send_continue()
-        kept: list[bytes] = []
-        while True:
-            chunk = await stream.read()
-            if not chunk:
-                break
-            if self.replayable:
-                kept.append(chunk)
-            conn.write(b"%x\r\n%b\r\n" % (len(chunk), chunk) if self.chunked else chunk)
-            await conn.drain()
-        if self.chunked:
-            conn.write(b"0\r\n\r\n")
-        if self.replayable:
-            self.data = b"".join(kept)
-            self.stream = None
 
 
 class Proxy:
@@ -337,37 +280,17 @@ class Proxy:
         try_deadline: float,
         deadline: float,
     ) -> UpstreamConnection:
-        """Send the request to ``host``; return the connection once the response head is in.
-
-        The connection's timer fails the exchange at ``try_deadline`` while the
-        head is awaited, then at the route ``deadline`` while the body streams.
-        """
-        loop = asyncio.get_running_loop()
-        remaining = try_deadline - loop.time()
-        if remaining <= 0:
-            raise UpstreamTimeout("route timeout exceeded")
-        pool = cluster.pool
-        conn = pool.take_idle(host.address) or await pool.connect(
-            host.host, host.port, min(cluster.cfg.connect_timeout_s, remaining), host.address
+        return await send_request(
+            client,
+            cluster.pool,
+            host,
+            head,
+            body,
+            head_only=head_only,
+            try_deadline=try_deadline,
+            deadline=deadline,
+            connect_timeout=cluster.cfg.connect_timeout_s,
         )
-        try:
-            conn.arm_timeout(try_deadline)
-            if body.in_memory:
-                head_future = conn.send(head + body.data, head_only=head_only)
-            else:
-                head_future = conn.send(head, head_only=head_only)
-                async with asyncio.timeout_at(try_deadline):
-                    await body.stream_to(conn, client)
-            await head_future
-        except TimeoutError:
-            conn.abort()
-            raise UpstreamTimeout(f"{host.address} did not answer in time") from None
-        except BaseException:
-            conn.abort()
-            raise
-        if try_deadline < deadline:
-            conn.arm_timeout(deadline)
-        return conn
 
     async def _respond(
         self,
@@ -388,39 +311,9 @@ class Proxy:
         if snapshot.entry_chain.response_filters:
             await snapshot.entry_chain.on_response(ctx, resp)
         ctx.status = resp.status
-        no_body = req.method == "HEAD" or resp.status in _NO_BODY_STATUSES
-        chunked = False
-        length = resp.header(b"content-length")
-        keep_alive = not client.close_after
-        if no_body:
-            framing = b"content-length: %b\r\n" % length if length and req.method == "HEAD" else b""
-        elif length is not None:
-            framing = b"content-length: %b\r\n" % length
-        elif req.version == "1.1":
-            framing = b"transfer-encoding: chunked\r\n"
-            chunked = True
-        else:
-            framing = b""
-            keep_alive = False
-            client.close_after = True
-        head = response_head(
-            resp.status,
-            reason(resp.status),
-            resp.headers,
-            framing=framing,
-            request_id=ctx.request_id,
-            identity=self.identity,
-            keep_alive=keep_alive and req.header(b"connection") != b"close",
-        )
-        conn.forward(client, head, chunked=chunked)
         try:
-            await conn.done  # the connection's timer enforces the route deadline
-        except BaseException:
-            conn.abort()
-            client.abort()
-            raise
+            await relay_response(
+                client, conn, req, resp, ctx.request_id, self.identity, cluster.pool
+            )
         finally:
             ctx.bytes_sent = conn.bytes_received
-        conn.disarm_timeout()
-        conn.finish_forward()
-        cluster.pool.release(conn)
