@@ -178,9 +178,10 @@ class PrometheusSource:
         return dict(sorted(out.items()))
 
     async def covered(self, spec: SLOSpec, end: float) -> float:
-        """Seconds since the SLI's first sample (at 15 s resolution up to 6 h, then 10 m)."""
+        """Seconds since the SLI's first sample (resolution 1 s up to 15 m of history,
+        15 s up to 6 h, then 10 m)."""
         total = event_query(spec.sli).total.promql()
-        for span, step in ((6 * 3600, "15s"), (spec.window_s, "10m")):
+        for span, step in ((900, "1s"), (6 * 3600, "15s"), (spec.window_s, "10m")):
             expr = f"time() - min_over_time(timestamp(count({total}))[{span}s:{step}])"
             age = await self._sum(expr, end)
             if age < span - 120 or span >= spec.window_s:

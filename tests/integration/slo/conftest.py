@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from zonegate.slo.metrics_server import MetricsServer
+from zonegate.slo.prometheus_server import Prometheus
 
 
 @pytest.fixture
@@ -22,3 +24,11 @@ async def metrics_servers() -> AsyncIterator[list[MetricsServer]]:
     yield servers
     for server in servers:
         await server.stop()
+
+
+@pytest.fixture
+async def prometheus(tmp_path: Path) -> AsyncIterator[Prometheus]:
+    server = Prometheus(tmp_path / "prometheus")
+    server.workdir.mkdir()
+    yield server
+    server.stop()
