@@ -323,3 +323,45 @@ async def test_reset_restores_every_proxy(registry: ProxyRegistry) -> None:
     reader, writer = await connect(proxy)
     assert await round_trip(reader, writer) < 0.5
     writer.close()
+
+
+async def test_toxic_chain_buffers_are_bounded_by_flow_control(registry: ProxyRegistry) -> None:
+    size = 20 * 1024 * 1024
+    proxy = await proxy_to(registry, Backend(push=b"b" * size, close_after_push=True))
+    registry.add_toxic("p", ToxicSpec.build("bandwidth", {"rate": 2000}))  # 2 MB/s: slow
+    reader, writer = await connect(proxy)
+    await asyncio.wait_for(reader.readexactly(500_000), 5)
+    peak = 0
+    for _ in range(10):
+        await asyncio.sleep(0.03)
+        peak = max(peak, proxy.queued_bytes())
+    # the backend is paused instead of 20 MB piling up in the proxy
+    assert 0 < peak <= 1024 * 1024, peak
+    registry.remove_toxic("p", "bandwidth_downstream")
+    assert len(await read_all(reader, timeout=20)) == size - 500_000
+    writer.close()
+
+
+async def test_updating_a_toxic_changes_open_connections(registry: ProxyRegistry) -> None:
+    proxy = await proxy_to(registry, Backend())
+    registry.add_toxic("p", ToxicSpec.build("latency", {"latency": 50}))
+    reader, writer = await connect(proxy)
+    assert 0.045 <= await round_trip(reader, writer) <= 0.15
+    current = registry.get_toxic("p", "latency_downstream")
+    registry.update_toxic("p", ToxicSpec.build("latency", {"latency": 250}, name=current.name))
+    assert 0.245 <= await round_trip(reader, writer) <= 0.4
+    writer.close()
+
+
+async def test_changing_the_upstream_restarts_the_proxy(registry: ProxyRegistry) -> None:
+    first, second = Backend(), Backend(push=b"second", close_after_push=True)
+    proxy = await proxy_to(registry, first)
+    await second.start()
+    reader, writer = await connect(proxy)
+    await round_trip(reader, writer)
+    await registry.update_proxy(ProxySpec("p", proxy.listen, second.address, True))
+    assert await read_all(reader) == b""  # the old connection was dropped
+    writer.close()
+    reader, writer = await connect(proxy)
+    assert await read_all(reader) == b"second"
+    writer.close()

@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 REGISTRY_KEY: Final = web.AppKey("faultproxy_registry", ProxyRegistry)
 TOXIPROXY_API_VERSION: Final = "2.12.0"
 VERSION: Final = f"{TOXIPROXY_API_VERSION}+zonegate.{__version__}"
-MAX_BODY_BYTES: Final = 1024 * 1024
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -60,9 +59,8 @@ async def toxiproxy_errors(request: web.Request, handler: Handler) -> web.Stream
 
 
 async def read_json(request: web.Request) -> Any:
-    raw = await request.content.read(MAX_BODY_BYTES + 1)
-    if len(raw) > MAX_BODY_BYTES:
-        raise bad_body(f"larger than {MAX_BODY_BYTES} bytes")
+    """The body as JSON; too large is 413 (``client_max_size``), anything else bad is 400."""
+    raw = await request.read()
     if not raw.strip():
         raise bad_body("EOF (the body is empty; expected JSON)")
     try:

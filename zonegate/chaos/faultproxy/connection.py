@@ -164,8 +164,10 @@ class ClientSide(Side):
                 _, upstream = await loop.create_connection(Side, target.host, target.port)
         except (OSError, TimeoutError) as exc:
             log.warning(
-                "faultproxy_upstream_connect_failed",
-                extra={"proxy": self.proxy.name, "upstream": str(target), "error": str(exc)},
+                "faultproxy_upstream_connect_failed proxy=%s upstream=%s error=%s",
+                self.proxy.name,
+                target,
+                exc,
             )
             self.close()
             return

@@ -65,6 +65,11 @@ class DirectionLink:
         self._timers: dict[Stage, asyncio.TimerHandle] = {}
         self._loop = asyncio.get_running_loop()
 
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes read from the source and not yet written to the sink (toxic path only)."""
+        return self._queued_bytes
+
     # --- input from the source side -----------------------------------------
     def feed(self, data: bytes) -> None:
         if self.direct:

@@ -52,6 +52,10 @@ class ProxyRuntime:
     def connection_count(self) -> int:
         return len(self._connections)
 
+    def queued_bytes(self) -> int:
+        """Bytes held inside toxic chains right now (bounded by flow control)."""
+        return sum(link.queued_bytes for conn in self._connections for link in conn.links.values())
+
     def to_json(self, *, with_toxics: bool = True) -> dict[str, Any]:
         body: dict[str, Any] = {
             "name": self.name,
@@ -93,7 +97,7 @@ class ProxyRuntime:
         host, port = sock.getsockname()[:2]
         self.listen = format_host_port(host, port)
         self.enabled = True
-        log.info("faultproxy_proxy_started", extra={"proxy": self.name, "listen": self.listen})
+        log.info("faultproxy_proxy_started proxy=%s listen=%s", self.name, self.listen)
 
     async def stop(self) -> None:
         """Stop listening and drop every connection (Toxiproxy's ``stop``)."""
@@ -108,7 +112,7 @@ class ProxyRuntime:
         for conn in list(self._connections):
             conn.abort()
         await asyncio.sleep(0)  # let the closed sockets' callbacks run
-        log.info("faultproxy_proxy_stopped", extra={"proxy": self.name})
+        log.info("faultproxy_proxy_stopped proxy=%s", self.name)
 
     async def apply(self, spec: ProxySpec) -> None:
         """Toxiproxy's ``Proxy.Update``: new addresses restart it, ``enabled`` starts/stops it."""

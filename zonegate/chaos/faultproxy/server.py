@@ -30,11 +30,12 @@ log = logging.getLogger(__name__)
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8474
+MAX_BODY_BYTES: Final = 1024 * 1024
 
 
 def build_app(registry: ProxyRegistry) -> web.Application:
     """The Toxiproxy API app; every proxy is stopped when the app shuts down."""
-    app = web.Application(middlewares=[toxiproxy_errors])
+    app = web.Application(middlewares=[toxiproxy_errors], client_max_size=MAX_BODY_BYTES)
     app[REGISTRY_KEY] = registry
 
     async def proxies_ctx(app: web.Application) -> AsyncIterator[None]:
