@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from zonegate.config.base import Name, StrictModel
+from zonegate.config.glb import GlbSettings, Region, Zone
 from zonegate.config.node import NodeSettings
 from zonegate.config.routes import Route
 from zonegate.config.upstream import Cluster
@@ -38,6 +39,9 @@ class ClusterConfig(StrictModel):
     node: NodeSettings = NodeSettings()
     clusters: list[Cluster] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
+    zones: list[Zone] = Field(default_factory=list, description="zones of the cluster")
+    regions: list[Region] = Field(default_factory=list, description="client regions")
+    glb: GlbSettings = GlbSettings()
 
     @model_validator(mode="after")
     def _references(self) -> ClusterConfig:
@@ -45,6 +49,26 @@ class ClusterConfig(StrictModel):
         if problems:
             raise CrossReferenceErrors(problems)
         return self
+
+    def zone_preference(self, region: str) -> list[str]:
+        """Zones for clients of ``region``, most preferred first (every zone appears)."""
+        all_zones = [z.name for z in self.zones]
+        spec = next((r for r in self.regions if r.name == region), None)
+        if spec is None:
+            return all_zones
+        if spec.zones:
+            ordered = list(spec.zones)
+        else:
+            home = [z.name for z in self.zones if z.region == region]
+            ordered = sorted(
+                all_zones,
+                key=lambda z: (
+                    spec.latency_ms.get(z, float("inf")),
+                    z not in home,
+                    all_zones.index(z),
+                ),
+            )
+        return ordered + [z for z in all_zones if z not in ordered]
 
     def cluster_by_name(self, name: str) -> Cluster:
         for cluster in self.clusters:
@@ -72,6 +96,39 @@ def reference_problems(data: Mapping[str, Any]) -> list[CrossReferenceError]:
     cluster_names = _names(data.get("clusters"))
     problems += _duplicates("clusters", cluster_names)
     problems += _duplicates("routes", _names(data.get("routes")))
+    zone_names = _names(data.get("zones"))
+    region_names = _names(data.get("regions"))
+    problems += _duplicates("zones", zone_names)
+    problems += _duplicates("regions", region_names)
+    regions = data.get("regions")
+    for i, region in enumerate(regions if isinstance(regions, list) else []):
+        if not isinstance(region, dict):
+            continue
+        for j, zone in enumerate(region.get("zones") or []):
+            if isinstance(zone, str) and zone not in zone_names:
+                problems.append(
+                    CrossReferenceError(
+                        ("regions", i, "zones", j),
+                        f"unknown zone {zone!r}{did_you_mean(zone, zone_names)}",
+                    )
+                )
+        for zone in region.get("latency_ms") or {}:
+            if isinstance(zone, str) and zone not in zone_names:
+                problems.append(
+                    CrossReferenceError(
+                        ("regions", i, "latency_ms", zone),
+                        f"unknown zone {zone!r}{did_you_mean(zone, zone_names)}",
+                    )
+                )
+    glb = data.get("glb")
+    default_region = glb.get("default_region") if isinstance(glb, dict) else None
+    if isinstance(default_region, str) and default_region not in region_names:
+        problems.append(
+            CrossReferenceError(
+                ("glb", "default_region"),
+                f"unknown region {default_region!r}{did_you_mean(default_region, region_names)}",
+            )
+        )
     routes = data.get("routes")
     for i, route in enumerate(routes if isinstance(routes, list) else []):
         upstream = route.get("upstream") if isinstance(route, dict) else None

@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("zonegate.node.proxy")
 
 _GATEWAY_ERRORS = frozenset({502, 503, 504})
-_NO_BODY_STATUSES = frozenset({204, 304})
 
 
 class Overflow(NodeError):

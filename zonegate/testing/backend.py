@@ -28,6 +28,7 @@ class BackendState:
     healthy: bool = True
     fail_status: int | None = None
     delay_s: float = 0.0
+    extra_headers: dict[str, str] = field(default_factory=dict)
     seen_headers: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -73,7 +74,9 @@ class TestBackend:
         if state.delay_s:
             await asyncio.sleep(state.delay_s)
         if state.fail_status is not None:
-            return web.json_response({"backend": state.name}, status=state.fail_status)
+            return web.json_response(
+                {"backend": state.name}, status=state.fail_status, headers=state.extra_headers
+            )
         parts = path.strip("/").split("/")
         head = parts[0] if parts else ""
         arg = parts[1] if len(parts) > 1 else ""

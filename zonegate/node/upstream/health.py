@@ -61,13 +61,21 @@ class HostHealthState:
         return base * (1 + rng.uniform(-self.cfg.jitter, self.cfg.jitter))
 
 
-async def probe(host: Host, cfg: HealthCheck) -> bool:
+AddressOf = Callable[[Host], tuple[str, int]]
+
+
+def _traffic_address(host: Host) -> tuple[str, int]:
+    return host.host, host.port
+
+
+async def probe(host: Host, cfg: HealthCheck, address_of: AddressOf = _traffic_address) -> bool:
     """One HTTP/1.1 GET of the health path; True when the status is expected."""
     writer: asyncio.StreamWriter | None = None
+    target_host, target_port = address_of(host)
     try:
         async with asyncio.timeout(cfg.timeout_s):
-            reader, writer = await asyncio.open_connection(host.host, host.port)
-            host_header = cfg.host_header or host.address
+            reader, writer = await asyncio.open_connection(target_host, target_port)
+            host_header = cfg.host_header or f"{target_host}:{target_port}"
             writer.write(
                 f"GET {cfg.path} HTTP/1.1\r\nHost: {host_header}\r\n"
                 "User-Agent: zonegate-health-check\r\nConnection: close\r\n\r\n".encode()
@@ -91,10 +99,13 @@ class HealthChecker:
         on_result: HealthCallback,
         *,
         rng: random.Random | None = None,
+        address_of: AddressOf = _traffic_address,
     ) -> None:
         self.cfg = cfg
         self.on_result = on_result
         self.rng = rng or random.Random()
+        self.address_of = address_of
+        self.states: dict[int, HostHealthState] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
 
     def set_hosts(self, hosts: Sequence[Host]) -> None:
@@ -103,6 +114,7 @@ class HealthChecker:
         for key in list(self._tasks):
             if key not in wanted:
                 self._tasks.pop(key).cancel()
+                self.states.pop(key, None)
         for key, host in wanted.items():
             if key not in self._tasks:
                 self._tasks[key] = asyncio.create_task(
@@ -110,11 +122,11 @@ class HealthChecker:
                 )
 
     async def _run(self, host: Host) -> None:
-        state = HostHealthState(host, self.cfg)
+        state = self.states[id(host)] = HostHealthState(host, self.cfg)
         # Start at a random point of the interval so hosts are not probed in lockstep.
         await asyncio.sleep(self.rng.uniform(0, min(self.cfg.interval_s, 1.0)))
         while True:
-            ok = await probe(host, self.cfg)
+            ok = await probe(host, self.cfg, self.address_of)
             changed = state.record(ok)
             if changed:
                 log.info(
@@ -123,6 +135,14 @@ class HealthChecker:
                 )
             self.on_result(host, ok, changed)
             await asyncio.sleep(state.next_delay(self.rng))
+
+    def mark_down(self, host: Host) -> None:
+        """Passive detection: take ``host`` out now; it needs ``rise`` good probes to return."""
+        host.health_ok = False
+        state = self.states.get(id(host))
+        if state is not None:
+            state.successes = 0
+            state.failures = 0
 
     async def stop(self) -> None:
         tasks = list(self._tasks.values())
