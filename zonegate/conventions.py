@@ -127,3 +127,15 @@ SLO_RECORD_CURRENT_BURN: Final = "slo:current_burn_rate:ratio"
 SLO_RECORD_PERIOD_BURN: Final = "slo:period_burn_rate:ratio"
 SLO_RECORD_BUDGET_REMAINING: Final = "slo:period_error_budget_remaining:ratio"
 SLO_INFO: Final = "zonegate_slo_info"
+
+# --- GLB (edge) metrics and headers ------------------------------------------
+GLB_ZONE_HEALTHY_RATIO: Final = "zonegate_glb_zone_healthy_ratio"
+GLB_FAILOVERS_TOTAL: Final = "zonegate_glb_zone_transitions_total"
+GLB_ROUTING_DECISIONS_TOTAL: Final = "zonegate_glb_routing_decisions_total"
+GLB_RETRIES_TOTAL: Final = "zonegate_glb_retries_total"
+GLB_NODES_MARKED_DOWN_TOTAL: Final = "zonegate_glb_nodes_marked_down_total"
+GLB_HEALTH_CHECK_DURATION: Final = "zonegate_glb_health_check_duration_seconds"
+LABEL_EVENT: Final = "event"
+#: A node sets this on responses while it drains; the GLB takes it out at once.
+HEADER_DRAINING: Final = "x-zonegate-draining"
+ERR_NO_HEALTHY_ZONE: Final = "no_healthy_zone"

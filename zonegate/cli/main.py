@@ -12,10 +12,11 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from zonegate import __version__
-from zonegate.cli import config_cmd, consumer_cmd, node_cmd, slo_cmd, toxiproxy_cmd
+from zonegate.cli import config_cmd, consumer_cmd, glb_cmd, node_cmd, slo_cmd, toxiproxy_cmd
 
 COMMANDS: tuple[ModuleType, ...] = (
     node_cmd,
+    glb_cmd,
     config_cmd,
     toxiproxy_cmd,
     slo_cmd,
