@@ -139,3 +139,23 @@ LABEL_EVENT: Final = "event"
 #: A node sets this on responses while it drains; the GLB takes it out at once.
 HEADER_DRAINING: Final = "x-zonegate-draining"
 ERR_NO_HEALTHY_ZONE: Final = "no_healthy_zone"
+
+# --- node operations (admin, metrics, tracing, access log, TLS, drain) -------
+#: Histogram buckets of every request-duration histogram (node and edge); a latency
+#: SLO threshold must be one of them.
+_SUB_SECOND_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5)
+DURATION_BUCKETS: Final = (*_SUB_SECOND_BUCKETS, 1.0, 2.5, 5.0, 10.0)
+UPSTREAM_ATTEMPTS_TOTAL: Final = "zonegate_upstream_attempts_total"
+UPSTREAM_HOST_EJECTED: Final = "zonegate_upstream_host_ejected"
+NODE_DRAINING: Final = "zonegate_node_draining"
+NODE_INFO: Final = "zonegate_node_info"
+ACCESS_LOG_LINES_TOTAL: Final = "zonegate_access_log_lines_total"
+ACCESS_LOG_DROPPED_TOTAL: Final = "zonegate_access_log_dropped_total"
+TLS_CERT_RELOADS_TOTAL: Final = "zonegate_tls_certificate_reloads_total"
+TLS_CERT_EXPIRY: Final = "zonegate_tls_certificate_expiry_timestamp_seconds"
+LABEL_STATE: Final = "state"
+LABEL_RESULT: Final = "result"
+LABEL_VERSION: Final = "version"
+#: Admin bearer token: environment variable read when no token file is given.
+ENV_ADMIN_TOKEN: Final = "ZONEGATE_ADMIN_TOKEN"
+HEADER_TRACESTATE: Final = "tracestate"

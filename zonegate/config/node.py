@@ -5,6 +5,13 @@ from __future__ import annotations
 from pydantic import Field
 
 from zonegate.config.base import Seconds, StrictModel
+from zonegate.config.node_ops import (
+    AccessLogSettings,
+    AdminSettings,
+    DrainSettings,
+    ListenerTLS,
+    TracingSettings,
+)
 
 
 class Limits(StrictModel):
@@ -22,6 +29,7 @@ class Listener(StrictModel):
     port: int = Field(default=8080, ge=0, le=65535)
     limits: Limits = Limits()
     server_header: bool = False
+    tls: ListenerTLS | None = None
 
 
 class NodeSettings(StrictModel):
@@ -29,3 +37,7 @@ class NodeSettings(StrictModel):
 
     listener: Listener = Listener()
     zone: str = Field(default="local", description="zone of this node when not given on the CLI")
+    admin: AdminSettings = AdminSettings()
+    drain: DrainSettings = DrainSettings()
+    access_log: AccessLogSettings = AccessLogSettings()
+    tracing: TracingSettings = TracingSettings()
