@@ -21,6 +21,19 @@ _CRLF = b"\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
 
 
+IDLE, AWAIT_HEAD, BODY, DONE = 0, 1, 2, 3
+
+
+class ExchangeListener(Protocol):
+    """Callbacks of an exchange started with :meth:`UpstreamConnection.send_to`."""
+
+    def upstream_head(self, conn: UpstreamConnection) -> None: ...
+
+    def upstream_done(self, conn: UpstreamConnection) -> None: ...
+
+    def upstream_failed(self, conn: UpstreamConnection, exc: Exception) -> None: ...
+
+
 class ResponseSink(Protocol):
     """Where a forwarded response body goes (the client connection)."""
 
@@ -38,6 +51,8 @@ class UpstreamConnection(asyncio.Protocol):
         "_done",
         "_drain",
         "_head",
+        "_listener",
+        "_phase",
         "_headers",
         "_loop",
         "_parser",
@@ -66,6 +81,9 @@ class UpstreamConnection(asyncio.Protocol):
         self._headers: Headers = []
         self._head: asyncio.Future[None] | None = None
         self._done: asyncio.Future[None] | None = None
+        self._listener: ExchangeListener | None = None
+        #: IDLE, then AWAIT_HEAD after a request was sent, BODY once the head is in, DONE.
+        self._phase = IDLE
         self._drain: asyncio.Future[None] | None = None
         self._body_chunks: list[bytes] = []
         self._sink: ResponseSink | None = None
@@ -103,12 +121,9 @@ class UpstreamConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self._done is not None and not self._done.done():
-            if self._head is not None and self._head.done() and self._message_ends_on_close():
-                self._done.set_result(None)
-            else:
-                self._fail(UpstreamReset("upstream closed the connection"))
-        elif self._head is not None and not self._head.done():
+        if self._phase == BODY and self._message_ends_on_close():
+            self._complete()
+        elif self._phase in (AWAIT_HEAD, BODY):
             self._fail(UpstreamReset("upstream closed the connection"))
         if self._drain is not None and not self._drain.done():
             self._drain.set_result(None)
@@ -133,9 +148,13 @@ class UpstreamConnection(asyncio.Protocol):
             # Interim response (100 Continue to our Expect-less request): ignore it.
             self._headers = []
             return
-        if self._head is not None and not self._head.done():
-            self._head.set_result(None)
-        if self.head_only:
+        self._phase = BODY
+        if self._head is not None:
+            if not self._head.done():
+                self._head.set_result(None)
+        elif self._listener is not None:
+            self._listener.upstream_head(self)
+        if self.head_only and self._phase == BODY:
             # HEAD responses carry a Content-Length but no body; llhttp cannot be
             # told, so finish here and use a fresh parser for the next response.
             self.keep_alive = self._parser.should_keep_alive()
@@ -159,9 +178,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._complete()
 
     # --- used by the proxy ------------------------------------------------------
-    def send(self, data: bytes, *, head_only: bool) -> asyncio.Future[None]:
-        """Write a request; returns the future of the response head."""
-        assert self.transport is not None
+    def _reset(self, head_only: bool) -> None:
         self._headers = []
         self._body_chunks = []
         self._sink = None
@@ -169,10 +186,29 @@ class UpstreamConnection(asyncio.Protocol):
         self.bytes_received = 0
         self.keep_alive = False
         self.head_only = head_only
+        self._phase = AWAIT_HEAD
+
+    def send(self, data: bytes, *, head_only: bool) -> asyncio.Future[None]:
+        """Write a request; returns the future of the response head (``done`` follows)."""
+        assert self.transport is not None
+        self._reset(head_only)
+        self._listener = None
         self._head = self._loop.create_future()
         self._done = self._loop.create_future()
         self.transport.write(data)
         return self._head
+
+    def send_to(self, data: bytes, *, head_only: bool, listener: ExchangeListener) -> None:
+        """Write a request; ``listener`` is called back for the head, the end or a failure.
+
+        No futures and no task wake-ups: the fast path of the proxy runs the whole
+        exchange inside the protocol callbacks.
+        """
+        assert self.transport is not None
+        self._reset(head_only)
+        self._head = self._done = None
+        self._listener = listener
+        self.transport.write(data)
 
     def write(self, data: bytes) -> None:
         assert self.transport is not None
@@ -202,7 +238,7 @@ class UpstreamConnection(asyncio.Protocol):
             out = [head, *chunks]
         self._body_chunks = []
         self._tail_pending = chunked
-        if chunked and self._done is not None and self._done.done():
+        if chunked and self._phase == DONE:
             out.append(_LAST_CHUNK)
             self._tail_pending = False
         sink.write(b"".join(out) if len(out) > 1 else out[0])
@@ -264,12 +300,25 @@ class UpstreamConnection(asyncio.Protocol):
         return True
 
     def _complete(self) -> None:
-        if self._done is not None and not self._done.done():
-            self._done.set_result(None)
+        if self._phase == DONE:
+            return
+        self._phase = DONE
+        if self._done is not None:
+            if not self._done.done():
+                self._done.set_result(None)
+        elif self._listener is not None:
+            listener, self._listener = self._listener, None
+            listener.upstream_done(self)
 
     def _fail(self, exc: Exception) -> None:
+        if self._phase not in (AWAIT_HEAD, BODY):
+            return
+        self._phase = DONE
         for fut in (self._head, self._done):
             if fut is not None and not fut.done():
                 fut.set_exception(exc)
                 # The head waiter reports it; don't warn about an unretrieved one.
                 fut.exception()
+        if self._listener is not None:
+            listener, self._listener = self._listener, None
+            listener.upstream_failed(self, exc)
