@@ -17,6 +17,7 @@ from zonegate.node.http import Headers, Request
 PARTIAL = cv.HEADER_PARTIAL.encode()
 FAILED_CALL = b"x-zonegate-failed-call"
 ACCEPT_JSON = (b"accept", b"application/json")
+REQUEST_ID = cv.HEADER_REQUEST_ID.encode()
 
 
 class AggregateFilter:
@@ -38,13 +39,17 @@ class AggregateFilter:
         self.send = send
         self.observer = observer
 
-    def _forwarded(self, req: Request) -> Headers:
+    def _forwarded(self, ctx: RequestContext, req: Request) -> Headers:
+        """The request's end-to-end headers (or the configured ones) plus the request id."""
         allowed = self.plan.forward_headers
         if allowed is None:
-            out = [(k, v) for k, v in req.headers if k not in HOP_BY_HOP]
+            out = [(k, v) for k, v in req.headers if k not in HOP_BY_HOP and k != REQUEST_ID]
         else:
             out = [(k, v) for k, v in req.headers if k in allowed and k not in HOP_BY_HOP]
+            out = [(k, v) for k, v in out if k != REQUEST_ID]
         out.append(ACCEPT_JSON)
+        if ctx.request_id:
+            out.append((REQUEST_ID, ctx.request_id.encode("latin-1")))
         return out
 
     def _inputs(self, req: Request) -> Inputs:
@@ -66,7 +71,7 @@ class AggregateFilter:
         result = await execute(
             self.plan,
             self._inputs(req),
-            self._forwarded(req),
+            self._forwarded(ctx, req),
             self.send,
             self.timeout_s,
             self._report,

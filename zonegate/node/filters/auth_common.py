@@ -22,7 +22,7 @@ class ConsumerHeaderFilter:
 
     name = "consumer_header"
 
-    async def on_request(self, ctx: RequestContext, req: Request) -> FilterResult:
+    def on_request(self, ctx: RequestContext, req: Request) -> FilterResult:
         headers = req.headers
         for key, _ in headers:
             if key == CONSUMER_HEADER:

@@ -21,7 +21,7 @@ class JwtAuthFilter:
         self.validator = validator
         self.rejector = Rejector("jwt", "Bearer", cfg.realm, observer)
 
-    async def on_request(self, ctx: RequestContext, req: Request) -> FilterResult:
+    def on_request(self, ctx: RequestContext, req: Request) -> FilterResult:
         raw = req.header(self.header)
         if raw is None:
             return self.rejector.reject(ctx, "missing_credentials")

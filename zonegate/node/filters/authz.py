@@ -40,7 +40,7 @@ class AuthzFilter:
         self.allow = None if allow is None else _Sets(allow.consumers, allow.groups, allow.scopes)
         self.observer = observer
 
-    async def on_request(self, ctx: RequestContext, req: Request) -> FilterResult:
+    def on_request(self, ctx: RequestContext, req: Request) -> FilterResult:
         attributes = ctx.attributes
         identity = attributes.get(IDENTITY_ATTRIBUTE) if attributes else None
         if not isinstance(identity, Identity):

@@ -64,7 +64,7 @@ class CorsFilter:
             out.append((ACAC, b"true"))
         return out
 
-    async def on_request(self, ctx: RequestContext, req: Request) -> FilterResult:
+    def on_request(self, ctx: RequestContext, req: Request) -> FilterResult:
         origin = req.header(b"origin")
         if origin is None:
             return CONTINUE

@@ -62,7 +62,7 @@ class RateLimitFilter:
         self.observer = observer
         self.clock = clock
 
-    async def on_request(self, ctx: RequestContext, req: Request) -> FilterResult:
+    def on_request(self, ctx: RequestContext, req: Request) -> FilterResult:
         report: Decision | None = None
         for limit in self.limits:
             key = limit.key(ctx, req)

@@ -71,7 +71,7 @@ class TransformFilter:
                 [(n, v) for n, v in self.response_ops.add if isinstance(v, bytes)],
             )
 
-    async def on_request(self, ctx: RequestContext, req: Request) -> FilterResult:
+    def on_request(self, ctx: RequestContext, req: Request) -> FilterResult:
         ops = self.request_ops
         if not ops.empty():
             set_values, add_values = ops.render(ctx, req)
