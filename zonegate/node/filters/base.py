@@ -69,20 +69,22 @@ class Filter(Protocol):
 
 @runtime_checkable
 class ResponseFilter(Protocol):
-    """A filter that also looks at (and may change) the response head."""
+    """A filter that also looks at (and may change) the response head; like
+    ``on_request``, ``on_response`` may be a plain function or a coroutine function."""
 
     name: str
 
-    async def on_response(self, ctx: RequestContext, resp: ResponseHead) -> None: ...
+    def on_response(self, ctx: RequestContext, resp: ResponseHead) -> Awaitable[None] | None: ...
 
 
 RequestHook = Callable[[RequestContext, Request], Any]
+ResponseHook = Callable[[RequestContext, ResponseHead], Any]
 
 
 class FilterChain:
     """The ordered filters for one route, with the response hooks pre-split."""
 
-    __slots__ = ("filters", "hooks", "response_filters")
+    __slots__ = ("all_sync", "filters", "hooks", "response_filters", "response_hooks")
 
     def __init__(self, filters: Sequence[Filter]) -> None:
         self.filters: tuple[Filter, ...] = tuple(filters)
@@ -92,6 +94,27 @@ class FilterChain:
         self.response_filters: tuple[ResponseFilter, ...] = tuple(
             f for f in reversed(self.filters) if isinstance(f, ResponseFilter)
         )
+        self.response_hooks: tuple[tuple[ResponseHook, bool], ...] = tuple(
+            (f.on_response, inspect.iscoroutinefunction(f.on_response))
+            for f in self.response_filters
+        )
+        #: No hook is a coroutine: the proxy's callback fast path may run this chain.
+        self.all_sync = not any(a for _, a in self.hooks) and not any(
+            a for _, a in self.response_hooks
+        )
+
+    def on_request_sync(self, ctx: RequestContext, req: Request) -> LocalReply | None:
+        """Run an ``all_sync`` chain without a coroutine."""
+        for hook, _ in self.hooks:
+            result = hook(ctx, req)
+            if result is not CONTINUE:
+                assert isinstance(result, LocalReply)
+                return result
+        return None
+
+    def on_response_sync(self, ctx: RequestContext, resp: ResponseHead) -> None:
+        for hook, _ in self.response_hooks:
+            hook(ctx, resp)
 
     async def on_request(self, ctx: RequestContext, req: Request) -> LocalReply | None:
         for hook, is_async in self.hooks:
@@ -104,5 +127,7 @@ class FilterChain:
         return None
 
     async def on_response(self, ctx: RequestContext, resp: ResponseHead) -> None:
-        for f in self.response_filters:
-            await f.on_response(ctx, resp)
+        for hook, is_async in self.response_hooks:
+            result = hook(ctx, resp)
+            if is_async:
+                await result
