@@ -125,16 +125,15 @@ async def send_request(
     return conn
 
 
-async def relay_response(
+def start_relay(
     client: ClientConnection,
     conn: UpstreamConnection,
     req: Request,
     resp: ResponseHead,
     request_id: str,
     identity: tuple[bytes, ...],
-    pool: ConnectionPool,
 ) -> None:
-    """Stream the response on ``conn`` to the client, then pool the connection."""
+    """Write the response head (with the framing the client needs) and start streaming."""
     no_body = req.method == "HEAD" or resp.status in _NO_BODY_STATUSES
     chunked = False
     length = resp.header(b"content-length")
@@ -160,6 +159,19 @@ async def relay_response(
         keep_alive=keep_alive and req.header(b"connection") != b"close",
     )
     conn.forward(client, head, chunked=chunked)
+
+
+async def relay_response(
+    client: ClientConnection,
+    conn: UpstreamConnection,
+    req: Request,
+    resp: ResponseHead,
+    request_id: str,
+    identity: tuple[bytes, ...],
+    pool: ConnectionPool,
+) -> None:
+    """Stream the response on ``conn`` to the client, then pool the connection."""
+    start_relay(client, conn, req, resp, request_id, identity)
     try:
         await conn.done  # the connection's timer enforces the deadline
     except BaseException:
