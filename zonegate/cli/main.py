@@ -12,7 +12,15 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from zonegate import __version__
-from zonegate.cli import config_cmd, consumer_cmd, glb_cmd, node_cmd, slo_cmd, toxiproxy_cmd
+from zonegate.cli import (
+    config_cmd,
+    consumer_cmd,
+    glb_cmd,
+    node_cmd,
+    service_cmd,
+    slo_cmd,
+    toxiproxy_cmd,
+)
 
 COMMANDS: tuple[ModuleType, ...] = (
     node_cmd,
@@ -21,6 +29,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     toxiproxy_cmd,
     slo_cmd,
     consumer_cmd,
+    service_cmd,
 )
 
 Handler = Callable[[argparse.Namespace], int]
