@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SYSTEM_PACKAGES := etcd-server:etcd prometheus:promtool chromium:chromium
+SYSTEM_PACKAGES := etcd-server:etcd prometheus:promtool chromium:chromium prometheus-alertmanager:prometheus-alertmanager
 BENCH_PACKAGES := nginx:nginx wrk:wrk
 PYTEST_ARGS ?=
 

@@ -55,7 +55,7 @@ class Budget:
 
     @property
     def budget_ratio(self) -> float:
-        return 1.0 - self.objective
+        return round(1.0 - self.objective, 12)
 
     @property
     def remaining(self) -> float:

@@ -1,5 +1,5 @@
-"""A local Prometheus server (the Debian ``prometheus`` binary) scraping given targets with
-the generated SLO rules: for tests and local clusters. Stopped by its PID only."""
+"""Local Prometheus and Alertmanager servers (the Debian binaries) in a temporary directory,
+for tests and local clusters. Each is stopped by its own PID only."""
 
 from __future__ import annotations
 
@@ -90,6 +90,74 @@ class Prometheus:
             raise RuntimeError(f"prometheus refused {expr!r}: {body}")
         result: list[dict[str, Any]] = body["data"]["result"]
         return result
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Alertmanager:
+    """A real Alertmanager (Debian ``prometheus-alertmanager``), clustering off, loopback only."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def launch(self) -> None:
+        binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+        if binary is None:
+            raise FileNotFoundError(
+                "alertmanager is missing: apt-get install prometheus-alertmanager"
+            )
+        config = {"route": {"receiver": "null"}, "receivers": [{"name": "null"}]}
+        (self.workdir / "alertmanager.yml").write_text(yaml.safe_dump(config))
+        log = (self.workdir / "alertmanager.log").open("wb")
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={self.workdir / 'alertmanager.yml'}",
+                f"--storage.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--cluster.listen-address=",
+                "--log.level=warn",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.workdir,
+        )
+
+    async def start(self) -> None:
+        self.launch()
+        assert self.proc is not None
+        deadline = time.monotonic() + 30
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError((self.workdir / "alertmanager.log").read_text()[-2000:])
+                try:
+                    async with session.get(f"{self.url}/-/ready") as resp:
+                        if resp.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise TimeoutError("alertmanager did not become ready")
+
+    async def alerts(self) -> list[dict[str, Any]]:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{self.url}/api/v2/alerts") as resp:
+                body: list[dict[str, Any]] = await resp.json()
+                return body
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

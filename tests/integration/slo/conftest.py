@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from zonegate.slo.metrics_server import MetricsServer
-from zonegate.slo.prometheus_server import Prometheus
+from zonegate.slo.prometheus_server import Alertmanager, Prometheus
 
 
 @pytest.fixture
@@ -29,6 +29,14 @@ async def metrics_servers() -> AsyncIterator[list[MetricsServer]]:
 @pytest.fixture
 async def prometheus(tmp_path: Path) -> AsyncIterator[Prometheus]:
     server = Prometheus(tmp_path / "prometheus")
+    server.workdir.mkdir()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def alertmanager(tmp_path: Path) -> AsyncIterator[Alertmanager]:
+    server = Alertmanager(tmp_path / "alertmanager")
     server.workdir.mkdir()
     yield server
     server.stop()
