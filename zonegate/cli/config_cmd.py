@@ -25,6 +25,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
     schema = config_sub.add_parser("schema", help="print the JSON Schema of the config format")
     schema.set_defaults(handler=cmd_schema)
+
+    from zonegate.cli import config_store_cmd  # apply/show/history/rollback (etcd)
+
+    config_store_cmd.add_actions(config_sub)
     return parser
 
 
