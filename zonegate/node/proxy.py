@@ -6,10 +6,12 @@ import asyncio
 import logging
 import random
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from zonegate import conventions as cv
 from zonegate.config.routes import RetryPolicy
+from zonegate.node.attempt_hooks import AttemptHooks
 from zonegate.node.body import BodyStream
 from zonegate.node.context import RequestContext
 from zonegate.node.errors import (
@@ -19,6 +21,7 @@ from zonegate.node.errors import (
     UpstreamTimeout,
 )
 from zonegate.node.exchange import RequestBody, relay_response, send_request
+from zonegate.node.fastpath import try_fast
 from zonegate.node.filters.base import LocalReply
 from zonegate.node.headers import request_head
 from zonegate.node.http import Request, ResponseHead
@@ -30,7 +33,7 @@ from zonegate.node.upstream.connection import UpstreamConnection
 from zonegate.node.upstream.host import Host
 
 if TYPE_CHECKING:
-    from zonegate.node.server import ClientConnection
+    from zonegate.node.server import ClientConnection, Exchange
     from zonegate.node.snapshot import Snapshot
 
 log = logging.getLogger("zonegate.node.proxy")
@@ -86,32 +89,51 @@ class Proxy:
         self.observer = observer
         self.identity = identity_headers
         self.rng = rng or random.Random()
+        #: Per-attempt hooks (tracing, upstream metrics); None keeps the path bare.
+        self.attempt_hooks: AttemptHooks | None = None
 
     async def handle(self, client: ClientConnection, req: Request, body: BodyStream | None) -> None:
         snapshot = self.snapshot  # in-flight requests finish on the snapshot they started with
         ctx = RequestContext()
-        observer = self.observer
-        observer.request_started(ctx, req)
-        try:
-            reply = await snapshot.entry_chain.on_request(ctx, req)
-            route = None
-            if reply is None:
-                route = snapshot.router.match(req)
-                if route is None:
-                    reply = LocalReply(
-                        404, cv.ERR_NO_ROUTE, f"no route for {req.method} {req.path}"
-                    )
-                else:
-                    ctx.route = route.name
-                    ctx.cluster = route.config.upstream
-                    chain = snapshot.chains[route.name]
-                    if chain.hooks:
-                        reply = await chain.on_request(ctx, req)
-            if reply is not None:
-                self._local(client, ctx, reply)
+        self.observer.request_started(ctx, req)
+        await self._guarded(client, ctx, req, self._dispatch(client, ctx, req, body, snapshot))
+
+    async def _dispatch(
+        self,
+        client: ClientConnection,
+        ctx: RequestContext,
+        req: Request,
+        body: BodyStream | None,
+        snapshot: Snapshot,
+    ) -> None:
+        reply = await snapshot.entry_chain.on_request(ctx, req)
+        route = None
+        if reply is None:
+            route = snapshot.router.match(req)
+            if route is None:
+                reply = LocalReply(404, cv.ERR_NO_ROUTE, f"no route for {req.method} {req.path}")
             else:
-                assert route is not None
-                await self._proxy(client, ctx, req, body, route, snapshot)
+                ctx.route = route.name
+                ctx.cluster = route.config.upstream
+                chain = snapshot.chains[route.name]
+                if chain.hooks:
+                    reply = await chain.on_request(ctx, req)
+        if reply is not None:
+            self.local(client, ctx, reply)
+        else:
+            assert route is not None
+            await self._proxy(client, ctx, req, body, route, snapshot)
+
+    async def _guarded(
+        self,
+        client: ClientConnection,
+        ctx: RequestContext,
+        req: Request,
+        handling: Coroutine[Any, Any, None],
+    ) -> None:
+        """Run ``handling``; turn its errors into the one error format; observe the end."""
+        try:
+            await handling
         except asyncio.CancelledError:
             ctx.error_code = ctx.error_code or "client_disconnected"
             ctx.status = ctx.status or 499
@@ -121,17 +143,21 @@ class Proxy:
                 client.abort()
                 ctx.error_code = exc.code
             else:
-                self._local(client, ctx, LocalReply(exc.status, exc.code, exc.message))
+                self.local(client, ctx, LocalReply(exc.status, exc.code, exc.message))
         except Exception:
             log.exception("request_failed", extra={"request_id": ctx.request_id})
             if client.response_started:
                 client.abort()
             else:
-                self._local(client, ctx, LocalReply(500, "internal_error", "internal error"))
+                self.local(client, ctx, LocalReply(500, "internal_error", "internal error"))
         finally:
-            observer.request_finished(ctx, req)
+            self.observer.request_finished(ctx, req)
 
-    def _local(self, client: ClientConnection, ctx: RequestContext, reply: LocalReply) -> None:
+    def try_fast(self, client: ClientConnection, exchange: Exchange) -> bool:
+        """The callback fast path (see :mod:`zonegate.node.fastpath`)."""
+        return try_fast(self, client, exchange)
+
+    def local(self, client: ClientConnection, ctx: RequestContext, reply: LocalReply) -> None:
         ctx.status = reply.status
         ctx.error_code = reply.code if reply.status >= 400 else ctx.error_code
         ctx.bytes_sent = client.local_reply(
@@ -153,6 +179,7 @@ class Proxy:
         body_stream: BodyStream | None,
         route: CompiledRoute,
         snapshot: Snapshot,
+        prior: tuple[Host, UpstreamError | int] | None = None,
     ) -> None:
         rc = route.config
         policy = rc.retry
@@ -160,12 +187,15 @@ class Proxy:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + rc.timeout_s
         body = RequestBody(req, body_stream, rc.buffer_bytes)
+        hooks = self.attempt_hooks
+        upstream_path = route.upstream_path(req.path)
+        extra = hooks.upstream_headers(ctx, req) if hooks is not None else None
         head = request_head(
-            req, route.upstream_path(req.path), ctx.request_id, body_framing=body.framing
+            req, upstream_path, ctx.request_id, body_framing=body.framing, extra=extra or []
         )
         head_only = req.method == "HEAD"
         retry_allowed = req.idempotent or policy.allow_non_idempotent
-        key = self._hash_key(cluster, req)
+        key = self.hash_key(cluster, req)
         tried: list[Host] = []
         last_error: NodeError = NoHealthyHost("no healthy upstream host")
         attempt = 0
@@ -177,45 +207,77 @@ class Proxy:
             while True:
                 attempt += 1
                 ctx.attempts = attempt
-                if not cluster.allow_request():
-                    raise CircuitOpen(f"circuit breaker of cluster {cluster.name} is open")
-                host = cluster.pick(key, tried)
-                if host is None:
-                    raise (
-                        last_error
-                        if attempt > 1
-                        else NoHealthyHost(f"no healthy host in cluster {cluster.name}")
-                    )
-                tried.append(host)
-                ctx.upstream_host = host.address
-                ctx.upstream_zone = host.zone
-                error: UpstreamError | None = None
                 conn: UpstreamConnection | None = None
-                per_try = deadline
-                if policy.per_try_timeout_s is not None:
-                    per_try = min(deadline, loop.time() + policy.per_try_timeout_s)
-                started = time.perf_counter()
-                host.active_requests += 1
-                try:
-                    conn = await self._attempt(
-                        client, host, cluster, head, body, head_only, per_try, deadline
-                    )
-                except UpstreamError as exc:
-                    error = exc
-                finally:
-                    host.active_requests -= 1
-                ctx.upstream_duration = time.perf_counter() - started
-                if error is not None:
-                    cluster.record(host, local_failure=True)
-                    self.observer.attempt_failed(ctx, error)
-                    last_error = error
-                    can_retry = (
-                        retry_allowed or isinstance(error, ConnectFailed)
-                    ) and error_is_retriable(policy, error)
+                if prior is not None:
+                    # Attempt 1 was made on the fast path; go on from its outcome.
+                    tried.append(prior[0])
+                    outcome = prior[1]
+                    prior = None
+                    if isinstance(outcome, int):
+                        last_error = UpstreamError(f"upstream answered {outcome}")
+                        last_error.status, last_error.code = outcome, "upstream_error"
+                        can_retry = True
+                    else:
+                        last_error = outcome
+                        can_retry = (
+                            retry_allowed or isinstance(outcome, ConnectFailed)
+                        ) and error_is_retriable(policy, outcome)
                 else:
-                    assert conn is not None
-                    cluster.record(host, status=conn.status)
-                    can_retry = retry_allowed and status_is_retriable(policy, conn.status)
+                    if not cluster.allow_request():
+                        raise CircuitOpen(f"circuit breaker of cluster {cluster.name} is open")
+                    picked = client.preselected_host if attempt == 1 else None
+                    client.preselected_host = None
+                    if picked is None or picked not in cluster.hosts:
+                        picked = cluster.pick(key, tried)
+                    if picked is None:
+                        raise (
+                            last_error
+                            if attempt > 1
+                            else NoHealthyHost(f"no healthy host in cluster {cluster.name}")
+                        )
+                    host = picked
+                    tried.append(host)
+                    ctx.upstream_host = host.address
+                    ctx.upstream_zone = host.zone
+                    error: UpstreamError | None = None
+                    per_try = deadline
+                    if policy.per_try_timeout_s is not None:
+                        per_try = min(deadline, loop.time() + policy.per_try_timeout_s)
+                    attempt_head = head
+                    if hooks is not None:
+                        attempt_extra = hooks.attempt_started(ctx, host)
+                        if attempt_extra is not None:
+                            attempt_head = request_head(
+                                req,
+                                upstream_path,
+                                ctx.request_id,
+                                body_framing=body.framing,
+                                extra=attempt_extra,
+                            )
+                    started = time.perf_counter()
+                    host.active_requests += 1
+                    try:
+                        conn = await self._attempt(
+                            client, host, cluster, attempt_head, body, head_only, per_try, deadline
+                        )
+                    except UpstreamError as exc:
+                        error = exc
+                    finally:
+                        host.active_requests -= 1
+                    ctx.upstream_duration = time.perf_counter() - started
+                    if hooks is not None:
+                        hooks.attempt_finished(ctx, host, conn.status if conn else 0, error)
+                    if error is not None:
+                        cluster.record(host, local_failure=True)
+                        self.observer.attempt_failed(ctx, error)
+                        last_error = error
+                        can_retry = (
+                            retry_allowed or isinstance(error, ConnectFailed)
+                        ) and error_is_retriable(policy, error)
+                    else:
+                        assert conn is not None
+                        cluster.record(host, status=conn.status)
+                        can_retry = retry_allowed and status_is_retriable(policy, conn.status)
                 will_retry = (
                     can_retry
                     and attempt < policy.max_attempts
@@ -246,6 +308,26 @@ class Proxy:
             cluster.active_requests -= 1
             limits.release_request()
 
+    async def continue_after(
+        self,
+        client: ClientConnection,
+        ctx: RequestContext,
+        req: Request,
+        route: CompiledRoute,
+        snapshot: Snapshot,
+        prior: tuple[Host, UpstreamError | int],
+    ) -> None:
+        """Finish a request whose first attempt ran on the fast path (retries, errors)."""
+        await self._guarded(
+            client, ctx, req, self._proxy(client, ctx, req, None, route, snapshot, prior)
+        )
+
+    def status_retriable(self, policy: RetryPolicy, status: int) -> bool:
+        return status_is_retriable(policy, status)
+
+    def retry_budget_allows(self, cluster: UpstreamCluster, policy: RetryPolicy) -> bool:
+        return self._retry_budget_allows(cluster, policy)
+
     def _retry_budget_allows(self, cluster: UpstreamCluster, policy: RetryPolicy) -> bool:
         if not cluster.limits.try_acquire_retry():
             return False
@@ -255,7 +337,7 @@ class Proxy:
         return cluster.active_retries < allowed
 
     @staticmethod
-    def _hash_key(cluster: UpstreamCluster, req: Request) -> bytes | None:
+    def hash_key(cluster: UpstreamCluster, req: Request) -> bytes | None:
         if cluster.hash_header is not None:
             return req.header(cluster.hash_header)
         if cluster.hash_cookie is not None:

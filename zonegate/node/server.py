@@ -13,9 +13,9 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from ssl import SSLContext
-from typing import cast
+from typing import Any, Protocol, cast
 
 import httptools
 
@@ -27,7 +27,13 @@ from zonegate.node.http import Headers, Request
 
 log = logging.getLogger("zonegate.node.server")
 
-Handler = Callable[["ClientConnection", Request, "BodyStream | None"], Awaitable[None]]
+Handler = Callable[["ClientConnection", Request, "BodyStream | None"], Coroutine[Any, Any, None]]
+FastHandler = Callable[["ClientConnection", "Exchange"], bool]
+"""Takes a body-less exchange on the callback fast path; False = use the handler."""
+
+
+class FastPathExchange(Protocol):
+    def cancel(self) -> None: ...
 
 
 class RejectRequest(Exception):
@@ -61,7 +67,8 @@ class ClientConnection(asyncio.Protocol):
         self.client_ip = ""
         self.scheme = server.scheme
         self.closed = False
-        self.close_after = False
+        self.close_after = server.draining  # a draining node answers with connection: close
+        self.in_message = False  # between on_message_begin and on_message_complete
         self.deadline = 0.0
         self.response_started = False
         self._url = b""
@@ -72,6 +79,11 @@ class ClientConnection(asyncio.Protocol):
         self._body: BodyStream | None = None
         self._pending: deque[Exchange] = deque()
         self._task: asyncio.Task[None] | None = None
+        self._busy = False
+        #: The exchange running on the proxy's callback fast path, if any.
+        self.fast: FastPathExchange | None = None
+        #: A host the fast path picked before handing the request to the coroutine path.
+        self.preselected_host: Any = None
         self._reading_paused = False
         self._writing_paused = False
         self._source_pause: Callable[[], None] | None = None
@@ -96,6 +108,9 @@ class ClientConnection(asyncio.Protocol):
                 exchange.body.fail(ClientAborted("client closed the connection"))
         if self._task is not None and not self._task.done():
             self._task.cancel()
+        elif self.fast is not None:
+            fast, self.fast = self.fast, None
+            fast.cancel()
         if self._drain is not None and not self._drain.done():
             self._drain.set_result(None)
 
@@ -118,7 +133,7 @@ class ClientConnection(asyncio.Protocol):
         if self._body is not None:
             self._body.fail(ClientAborted("client closed before sending the whole body"))
         # Keep the transport half-open so an in-flight response can still be written.
-        return self._task is not None and not self._task.done()
+        return self._busy
 
     def pause_writing(self) -> None:
         self._writing_paused = True
@@ -134,6 +149,7 @@ class ClientConnection(asyncio.Protocol):
 
     # --- llhttp callbacks --------------------------------------------------------
     def on_message_begin(self) -> None:
+        self.in_message = True
         self._url = b""
         self._headers = []
         self._header_bytes = 0
@@ -198,7 +214,7 @@ class ClientConnection(asyncio.Protocol):
                 body.expects_continue = expect is not None and expect.lower() == b"100-continue"
         self._body = body
         exchange = Exchange(request, body, self.parser.should_keep_alive())
-        if self._task is None:
+        if not self._busy:
             self._start(exchange)
         else:
             self._pending.append(exchange)
@@ -213,6 +229,7 @@ class ClientConnection(asyncio.Protocol):
             self.close_after = True
 
     def on_message_complete(self) -> None:
+        self.in_message = False
         if self._body is not None:
             self._body.finish()
             self._body = None
@@ -263,6 +280,7 @@ class ClientConnection(asyncio.Protocol):
         parts.extend(self.server.identity_headers)
         if not keep_alive:
             self.close_after = True
+        if self.close_after:
             parts.append(b"connection: close\r\n")
         parts.append(b"\r\n")
         parts.append(body)
@@ -273,7 +291,7 @@ class ClientConnection(asyncio.Protocol):
         """Answer a request we could not parse or accept, then close."""
         self.close_after = True
         self.pause_reading_for_good()
-        if self._task is None and not self.response_started:
+        if not self._busy and not self.response_started:
             self.local_reply(status, code, message, keep_alive=False)
             self.close()
         elif self._body is not None:
@@ -295,22 +313,47 @@ class ClientConnection(asyncio.Protocol):
             self.transport.abort()
 
     # --- request sequencing ---------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        """A request is being handled (by a task or on the fast path)."""
+        return self._busy
+
     def _start(self, exchange: Exchange) -> None:
         self.response_started = False
-        self._task = self.loop.create_task(self._run(exchange))
+        self._busy = True
+        server = self.server
+        server.active_requests += 1
+        server.idle.clear()
+        fast = server.fast_handler
+        if fast is not None and exchange.body is None and fast(self, exchange):
+            return
+        self._task = self.loop.create_task(
+            self._run(server.handler(self, exchange.request, exchange.body), exchange)
+        )
 
-    async def _run(self, exchange: Exchange) -> None:
-        self.server.active_requests += 1
-        self.server.idle.clear()
+    def continue_with(self, exchange: Exchange, handling: Coroutine[Any, Any, None]) -> None:
+        """The fast path hands the rest of ``exchange`` to a coroutine."""
+        self.fast = None
+        self._task = self.loop.create_task(self._run(handling, exchange))
+
+    async def _run(self, handling: Coroutine[Any, Any, None], exchange: Exchange) -> None:
         try:
-            await self.server.handler(self, exchange.request, exchange.body)
+            await handling
         finally:
-            self.server.active_requests -= 1
-            if not self.server.active_requests:
-                self.server.idle.set()
-            self._source_pause = self._source_resume = None
             self._task = None
-            self._finished(exchange)
+            self.fast_done(exchange)
+
+    def fast_done(self, exchange: Exchange) -> None:
+        """The response to ``exchange`` is complete: account for it, go on with the next."""
+        server = self.server
+        server.active_requests -= 1
+        if not server.active_requests:
+            server.idle.set()
+        self._source_pause = self._source_resume = None
+        self.fast = None
+        self.preselected_host = None
+        self._busy = False
+        self._finished(exchange)
 
     def _finished(self, exchange: Exchange) -> None:
         if self.closed:
@@ -338,9 +381,9 @@ class ClientConnection(asyncio.Protocol):
 
     def check_timeout(self, now: float) -> None:
         """Called about once a second: slow headers get 408, idle connections close."""
-        if now < self.deadline or self._task is not None:
+        if now < self.deadline or self._busy:
             return
-        if self._url or self._headers:
+        if self.in_message:  # a slow request head; an idle keep-alive connection just closes
             self.local_reply(
                 408, cv.ERR_REQUEST_TIMEOUT, "request headers took too long", keep_alive=False
             )
@@ -357,8 +400,10 @@ class NodeServer:
         *,
         scheme: str = "http",
         identity_headers: tuple[bytes, ...] = (),
+        fast_handler: FastHandler | None = None,
     ) -> None:
         self.handler = handler
+        self.fast_handler = fast_handler
         self.limits = limits
         self.scheme = scheme
         self.identity_headers = identity_headers
@@ -395,6 +440,19 @@ class NodeServer:
             now = time.monotonic()
             for conn in list(self.connections):
                 conn.check_timeout(now)
+
+    def start_draining(self) -> None:
+        """Answer every later response with ``connection: close`` and close after it."""
+        self.draining = True
+        for conn in self.connections:
+            conn.close_after = True
+
+    def close_idle(self) -> int:
+        """Close connections with no request in flight or arriving; returns how many."""
+        idle = [c for c in self.connections if not c.busy and not c.in_message]
+        for conn in idle:
+            conn.close()
+        return len(idle)
 
     def stop_accepting(self) -> None:
         for server in self._servers:

@@ -51,11 +51,12 @@ class UpstreamConnection(asyncio.Protocol):
         "_done",
         "_drain",
         "_head",
-        "_listener",
-        "_phase",
         "_headers",
+        "_listener",
         "_loop",
         "_parser",
+        "_pending_head",
+        "_phase",
         "_reading_paused",
         "_sink",
         "_sink_chunked",
@@ -89,6 +90,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._sink: ResponseSink | None = None
         self._sink_chunked = False
         self._tail_pending = False
+        self._pending_head = b""
         self._timer: asyncio.TimerHandle | None = None
         self._reading_paused = False
         self.status = 0
@@ -166,10 +168,14 @@ class UpstreamConnection(asyncio.Protocol):
         sink = self._sink
         if sink is None:
             self._body_chunks.append(body)
-        elif self._sink_chunked:
-            sink.write(b"%x\r\n%b\r\n" % (len(body), body))
-        else:
-            sink.write(body)
+            return
+        if self._sink_chunked:
+            body = b"%x\r\n%b\r\n" % (len(body), body)
+        if self._pending_head:
+            # The head goes out with the first body bytes: one write, one segment.
+            body = self._pending_head + body
+            self._pending_head = b""
+        sink.write(body)
 
     def on_message_complete(self) -> None:
         if self.head_only:
@@ -182,6 +188,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._headers = []
         self._body_chunks = []
         self._sink = None
+        self._pending_head = b""
         self.status = 0
         self.bytes_received = 0
         self.keep_alive = False
@@ -228,26 +235,39 @@ class UpstreamConnection(asyncio.Protocol):
         return self._done
 
     def forward(self, sink: ResponseSink, head: bytes, *, chunked: bool) -> None:
-        """Write the head and any buffered body to ``sink``; stream the rest as it comes."""
+        """Send the head and the body so far to ``sink``; stream the rest as it comes.
+
+        When no body byte is here yet the head waits for the first one (or the
+        end of the message), so a small response leaves in a single write.
+        """
         self._sink = sink
         self._sink_chunked = chunked
+        self._tail_pending = chunked
+        sink.pause_source(self.pause_reading, self.resume_reading)
         chunks = self._body_chunks
+        if not chunks and self._phase != DONE:
+            self._pending_head = head
+            return
         if chunked:
             out = [head] + [b"%x\r\n%b\r\n" % (len(c), c) for c in chunks]
         else:
             out = [head, *chunks]
         self._body_chunks = []
-        self._tail_pending = chunked
         if chunked and self._phase == DONE:
             out.append(_LAST_CHUNK)
             self._tail_pending = False
         sink.write(b"".join(out) if len(out) > 1 else out[0])
-        sink.pause_source(self.pause_reading, self.resume_reading)
 
     def finish_forward(self) -> None:
-        """Called after ``done``: terminate a chunked body if not written yet."""
-        if self._sink is not None and self._tail_pending:
-            self._sink.write(_LAST_CHUNK)
+        """Called once the response is complete: write what is still held back."""
+        sink = self._sink
+        if sink is not None:
+            out = self._pending_head
+            if self._tail_pending:
+                out += _LAST_CHUNK
+            if out:
+                sink.write(out)
+        self._pending_head = b""
         self._tail_pending = False
         self._sink = None
 
@@ -260,6 +280,11 @@ class UpstreamConnection(asyncio.Protocol):
         if self.transport is not None and self._reading_paused:
             self._reading_paused = False
             self.transport.resume_reading()
+
+    def detach(self) -> None:
+        """Stop calling the listener back (the exchange was abandoned)."""
+        self._listener = None
+        self._phase = DONE
 
     def arm_timeout(self, when: float) -> None:
         """Fail the exchange with :class:`UpstreamTimeout` at loop time ``when``.
