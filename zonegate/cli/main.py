@@ -15,11 +15,15 @@ from zonegate import __version__
 from zonegate.cli import (
     config_cmd,
     consumer_cmd,
+    ctl_cmd,
+    demo_backend_cmd,
     glb_cmd,
+    logs_cmd,
     node_cmd,
     service_cmd,
     slo_cmd,
     toxiproxy_cmd,
+    up_cmd,
 )
 
 COMMANDS: tuple[ModuleType, ...] = (
@@ -30,6 +34,10 @@ COMMANDS: tuple[ModuleType, ...] = (
     slo_cmd,
     consumer_cmd,
     service_cmd,
+    up_cmd,
+    logs_cmd,
+    ctl_cmd,
+    demo_backend_cmd,
 )
 
 Handler = Callable[[argparse.Namespace], int]
