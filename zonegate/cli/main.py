@@ -22,6 +22,7 @@ from zonegate.cli import (
     node_cmd,
     service_cmd,
     slo_cmd,
+    status_cmd,
     toxiproxy_cmd,
     up_cmd,
 )
@@ -34,6 +35,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     slo_cmd,
     consumer_cmd,
     service_cmd,
+    status_cmd,
     up_cmd,
     logs_cmd,
     ctl_cmd,

@@ -8,7 +8,7 @@ Everything of a cluster lives under ``/zonegate/<cluster>/``::
     services/<svc>/<zone>/<id>              backend registration, bound to a lease
     leader/<lease-id:016x>                  election keys (etcd election recipe)
     summary                                 cluster summary, written by the leader
-    ratelimit/<limit>/<window>/<node-id>    per-node counters, leased
+    ratelimit/<limit>/<window>/<node-id>    per-node counters, leased (window start, epoch ms)
     events/<ts>                             drill/chaos annotations for the dashboard
 
 Path segments never contain ``/``; :func:`segment` checks that.
