@@ -9,9 +9,11 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from zonegate.config.base import Name, StrictModel
+from zonegate.config.delivery import ErrorPages, delivery_problems
 from zonegate.config.glb import GlbSettings, Region, Zone
 from zonegate.config.node import NodeSettings
 from zonegate.config.routes import Route
+from zonegate.config.teams import TeamDelegation, delegation_problems
 from zonegate.config.upstream import Cluster
 
 CONFIG_VERSION = 1
@@ -42,6 +44,12 @@ class ClusterConfig(StrictModel):
     zones: list[Zone] = Field(default_factory=list, description="zones of the cluster")
     regions: list[Region] = Field(default_factory=list, description="client regions")
     glb: GlbSettings = GlbSettings()
+    error_pages: ErrorPages | None = Field(
+        default=None, description="bodies of gateway errors for every route"
+    )
+    teams: list[TeamDelegation] = Field(
+        default_factory=list, description="namespaces delegated to teams (route fragments)"
+    )
 
     @model_validator(mode="after")
     def _references(self) -> ClusterConfig:
@@ -139,6 +147,8 @@ def reference_problems(data: Mapping[str, Any]) -> list[CrossReferenceError]:
                     f"unknown cluster {upstream!r}{did_you_mean(upstream, cluster_names)}",
                 )
             )
+    problems += [CrossReferenceError(loc, msg) for loc, msg in delivery_problems(data)]
+    problems += [CrossReferenceError(loc, msg) for loc, msg in delegation_problems(data)]
     return problems
 
 

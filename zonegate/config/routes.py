@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from zonegate.config.base import Name, Ratio, Seconds, StrictModel
+from zonegate.config.delivery import CanaryRule, ErrorPages, Mirror, TrafficSplit
 
 RetryOn = Literal[
     "connect-failure", "reset", "5xx", "gateway-error", "retriable-status-codes", "timeout"
@@ -122,6 +123,13 @@ class Route(StrictModel):
         ge=0,
         description="request body kept for retries; larger ones are not retried",
     )
+    # progressive delivery and ownership (zonegate.config.delivery, zonegate.config.teams)
+    description: str = Field(default="", description="what the API does (catalog, OpenAPI)")
+    team: Name | None = Field(default=None, description="owning team; set for team fragments")
+    split: TrafficSplit | None = Field(default=None, description="weighted clusters")
+    canary: list[CanaryRule] = Field(default_factory=list, description="targeted canary rules")
+    mirror: Mirror | None = Field(default=None, description="copy requests to a shadow cluster")
+    error_pages: ErrorPages | None = Field(default=None, description="bodies of gateway errors")
 
 
 __all__ = ["Ratio", "Route", "RouteMatch"]
