@@ -1,16 +1,28 @@
-"""Run one gateway node in this process until SIGTERM/SIGINT, then drain and exit."""
+"""Run one gateway node in this process: listener, admin listener, metrics, tracing, drain.
+
+SIGTERM/SIGINT (or ``POST /drain``) drains the node and the process exits 0
+once every in-flight request is done (1 when the drain timed out); a second
+signal cuts the grace period short. SIGHUP re-reads the TLS certificate and
+reopens the access log (after rotation).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
-import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import uvloop
 
 from zonegate.config.model import ClusterConfig
+from zonegate.config.node import NodeSettings
+from zonegate.node.ops.admin import AdminServer, AdminState, check_binding, load_admin_token
+from zonegate.node.ops.assembly import NodeOps
+from zonegate.node.ops.drain import DrainController
+from zonegate.node.ops.logs import setup_json_logging
+from zonegate.node.ops.tls import CertificateReloader
 from zonegate.node.runtime import GatewayNode
 
 log = logging.getLogger("zonegate.node")
@@ -23,26 +35,103 @@ class NodeOptions:
     host: str | None = None
     port: int | None = None
     reuse_port: bool = False
-    drain_grace_s: float = 0.0
-    drain_timeout_s: float = 30.0
+    settings: NodeSettings | None = None
+    """The node settings with command-line overrides (default: the config's)."""
+    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+
+
+class NodeProcess:
+    """Everything one node process runs, started and stopped in order."""
+
+    def __init__(self, config: ClusterConfig, options: NodeOptions) -> None:
+        self.options = options
+        self.settings = settings = options.settings or config.node
+        self.admin_token = load_admin_token(settings.admin.token_file, options.environ)
+        if settings.admin.enabled:
+            check_binding(settings.admin.host, self.admin_token)
+        tls = settings.listener.tls
+        self.ops = NodeOps(settings, options.node_id, options.zone)
+        self.tls = (
+            CertificateReloader(tls, on_reload=self.ops.tls_reloaded) if tls is not None else None
+        )
+        self.node = GatewayNode(
+            config, node_id=options.node_id, zone=options.zone, **self.ops.node_kwargs()
+        )
+        self.drain = DrainController(
+            self.node, settings.drain, on_start=lambda: self.ops.metrics.set_draining(True)
+        )
+        self.admin = AdminServer(
+            AdminState(self.node, self.ops.registry, self.admin_token, self.drain.request)
+        )
+        self.address: tuple[str, int] | None = None
+        self.admin_address: tuple[str, int] | None = None
+
+    async def start(self) -> None:
+        options = self.options
+        self.ops.start()
+        if self.tls is not None:
+            self.ops.tls_reloaded(True, self.tls.expiry)
+            self.tls.start()
+        self.address = await self.node.start(
+            options.host,
+            options.port,
+            reuse_port=options.reuse_port,
+            ssl=self.tls.listener_context if self.tls is not None else None,
+        )
+        admin = self.settings.admin
+        if admin.enabled:
+            self.admin_address = await self.admin.start(admin.host, admin.port)
+
+    def ready_line(self) -> str:
+        assert self.address is not None
+        host, port = self.address
+        line = (
+            f"zonegate node {self.options.node_id} ({self.options.zone}) listening on {host}:{port}"
+        )
+        if self.tls is not None:
+            line += " (tls)"
+        if self.admin_address is not None:
+            line += f", admin on {self.admin_address[0]}:{self.admin_address[1]}"
+        return line
+
+    def install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            if not self.drain.request():
+                self.drain.hurry()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop)
+        loop.add_signal_handler(signal.SIGHUP, self.reload_files)
+
+    def reload_files(self) -> None:
+        if self.tls is not None:
+            self.tls.check()
+        if self.ops.writer is not None:
+            self.ops.writer.reopen()
+
+    async def stop(self) -> None:
+        await self.admin.stop()
+        await self.node.stop()
+        if self.tls is not None:
+            await self.tls.stop()
+        await self.ops.close()
 
 
 async def serve(config: ClusterConfig, options: NodeOptions) -> int:
-    node = GatewayNode(config, node_id=options.node_id, zone=options.zone)
-    host, port = await node.start(options.host, options.port, reuse_port=options.reuse_port)
-    print(
-        f"zonegate node {options.node_id} ({options.zone}) listening on {host}:{port}", flush=True
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    clean = await node.drain(options.drain_grace_s, options.drain_timeout_s)
-    await node.stop()
+    process = NodeProcess(config, options)
+    try:
+        await process.start()
+        print(process.ready_line(), flush=True)
+        process.install_signals()
+        clean = await process.drain.wait()
+    finally:
+        await process.stop()
+    log.info("node_stopped", extra={"clean": clean})
     return 0 if clean else 1
 
 
 def run(config: ClusterConfig, options: NodeOptions) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    setup_json_logging({"node": options.node_id, "zone": options.zone})
     return uvloop.run(serve(config, options))

@@ -1,0 +1,1 @@
+"""Operating a gateway node: admin listener, metrics, tracing, access log, TLS, drain."""
