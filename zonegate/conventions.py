@@ -159,3 +159,13 @@ LABEL_VERSION: Final = "version"
 #: Admin bearer token: environment variable read when no token file is given.
 ENV_ADMIN_TOKEN: Final = "ZONEGATE_ADMIN_TOKEN"
 HEADER_TRACESTATE: Final = "tracestate"
+
+# --- progressive delivery (weights, canaries, mirroring, error pages, catalog) ----
+#: Shadow copies of requests by route, shadow cluster and outcome (status class,
+#: local error code, or skipped_concurrency / skipped_body / skipped_no_host).
+MIRROR_REQUESTS_TOTAL: Final = "zonegate_mirror_requests_total"
+#: Team fragments a node dropped from its merged config (invalid or conflicting).
+CONFIG_FRAGMENTS_DROPPED: Final = "zonegate_config_fragments_dropped"
+#: An upstream error answer a route replaced with the gateway's error body.
+ERR_UPSTREAM_ERROR: Final = "upstream_error"
+LABEL_TEAM: Final = "team"
