@@ -18,6 +18,7 @@ from rich.table import Table
 
 from zonegate.slo.app import DEFAULT_PORT, RUNTIME, ServeOptions, build_app
 from zonegate.slo.errors import SLOError, SpecError
+from zonegate.slo.grafana import render_dashboard
 from zonegate.slo.loader import load_slos, slo_schema
 from zonegate.slo.rules import render_rules
 from zonegate.slo.scraper import ScrapeTarget, static_targets
@@ -54,6 +55,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     _files(rules)
     rules.add_argument("-o", "--output", default="-", help="rules file to write (- = stdout)")
     rules.set_defaults(handler=cmd_rules)
+
+    grafana = sub.add_parser("grafana", help="generate the Grafana dashboard JSON")
+    grafana.add_argument("-o", "--output", default="-", help="file to write (- = stdout)")
+    grafana.set_defaults(handler=cmd_grafana)
 
     for module in _EXTRA:
         module(sub)
@@ -110,6 +115,10 @@ def cmd_rules(args: argparse.Namespace) -> int:
     if slos is None:
         return 1
     return write_output(render_rules(slos.slos), args.output)
+
+
+def cmd_grafana(args: argparse.Namespace) -> int:
+    return write_output(render_dashboard(), args.output)
 
 
 def _data_options(parser: argparse.ArgumentParser) -> None:

@@ -25,12 +25,13 @@ from zonegate.slo import dashboard
 from zonegate.slo.charts import Annotation
 from zonegate.slo.discovery import AnnotationSource
 from zonegate.slo.engine import SLOEngine
-from zonegate.slo.errors import BadQueryError, SLOError
+from zonegate.slo.errors import BadQueryError, DataSourceError, SLOError
 from zonegate.slo.exposition import wanted_for
 from zonegate.slo.notify import Notifier
 from zonegate.slo.scraper import Scraper, TargetSource
 from zonegate.slo.sources import DataSource, EmbeddedSource, PrometheusSource
 from zonegate.slo.spec import Notifications, SLOSpec
+from zonegate.slo.status import SLOStatus
 from zonegate.slo.store import DEFAULT_PATH, SampleStore
 
 log = logging.getLogger(__name__)
@@ -179,11 +180,17 @@ def _int(request: web.Request, name: str, default: int, low: int, high: int) -> 
     return value
 
 
-async def _statuses(runtime: Runtime) -> list[Any]:
-    engine = runtime.engine
-    if len(engine.statuses) < len(engine.specs) or not runtime.options.evaluate:
-        await engine.evaluate_once()
-    return [engine.statuses[n] for n in engine.specs if n in engine.statuses]
+async def _statuses(runtime: Runtime) -> list[SLOStatus]:
+    statuses = await runtime.engine.fresh_statuses()
+    return [statuses[n] for n in runtime.engine.specs if n in statuses]
+
+
+async def _status(runtime: Runtime, name: str) -> SLOStatus:
+    runtime.engine.spec(name)  # 404 for unknown names
+    statuses = await runtime.engine.fresh_statuses()
+    if name not in statuses:
+        raise DataSourceError(f"SLO {name} could not be evaluated: {runtime.engine.last_error}")
+    return statuses[name]
 
 
 async def _annotations(runtime: Runtime, start: float, end: float) -> list[Annotation]:
@@ -209,8 +216,7 @@ async def api_slo(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     name = request.match_info["name"]
     spec = runtime.engine.spec(name)
-    status, _ = await runtime.engine.status_of(spec, runtime.options.clock())
-    body = status.to_json()
+    body = (await _status(runtime, name)).to_json()
     body["zones"] = await runtime.engine.zone_breakdown(name)
     body["spec"] = spec.model_dump(mode="json", by_alias=True)
     return web.json_response(body)
@@ -304,8 +310,8 @@ async def page_slo(request: web.Request) -> web.Response:
     engine = runtime.engine
     name = request.match_info["name"]
     spec = engine.spec(name)
-    now = runtime.options.clock()
-    status, _ = await engine.status_of(spec, now)
+    status = await _status(runtime, name)
+    now = status.at
     burn_down, burn_history, zones, history, notes = await asyncio.gather(
         engine.burn_down(name),
         engine.burn_history(name),

@@ -7,6 +7,7 @@ written as ``data-*`` attributes so tests (and curious SREs) can read them.
 from __future__ import annotations
 
 import html
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -121,7 +122,8 @@ def burn_down_chart(
         f'y2="{frame.y(0):.1f}"/>',
         f'<polyline class="series budget" points="{path}"/>',
         *_annotations(frame, annotations),
-        f'<text class="final-value" x="{WIDTH - PAD_RIGHT - 4}" y="{PAD_TOP + 12}" '
+        f'<text class="final-value" x="{WIDTH - PAD_RIGHT - 4}" '
+        f'y="{min(frame.y(final) + 16, HEIGHT - PAD_BOTTOM - 4):.1f}" '
         f'text-anchor="end">{final * 100:.1f}% left</text>',
     ]
     attrs = f' data-final-remaining="{final:.6f}" data-points="{len(points)}"'
@@ -133,21 +135,32 @@ def burn_rate_chart(
     thresholds: Sequence[tuple[float, str]],
     annotations: Sequence[Annotation] = (),
 ) -> str:
-    """Burn rate over time, with the alert thresholds as dashed lines."""
+    """Burn rate over time on a log scale (0.1x to the peak), alert thresholds dashed."""
     values = [v for _, v in points if v is not None]
     if not points:
         return _svg("burn-rate", ['<text class="empty" x="50%" y="50%">no data</text>'])
-    top = max([1.0, *values, *(t for t, _ in thresholds)]) * 1.1
-    frame = _Frame(points[0][0], points[-1][0], 0.0, top)
-    ticks = [(0.0, "0"), (1.0, "1x"), (top / 1.1, f"{top / 1.1:.3g}x")]
+    floor = 0.1
+    peak = max([10.0, *values, *(t for t, _ in thresholds)]) * 1.5
+    frame = _Frame(points[0][0], points[-1][0], math.log10(floor), math.log10(peak))
+
+    def y_of(v: float) -> float:
+        return frame.y(math.log10(max(v, floor)))
+
+    ticks = [(math.log10(v), f"{v:g}x") for v in (0.1, 1, 10, 100, 1000, 10000) if v <= peak]
     body = _axes(frame, ticks)
-    for value, label in thresholds:
-        y = frame.y(value)
+    labelled: list[float] = []
+    for value, label in sorted(thresholds, reverse=True):
+        y = y_of(value)
         body.append(
             f'<line class="threshold" x1="{PAD_LEFT}" y1="{y:.1f}" x2="{WIDTH - PAD_RIGHT}" '
-            f'y2="{y:.1f}"/><text class="threshold-label" x="{WIDTH - PAD_RIGHT - 2}" '
-            f'y="{y - 3:.1f}" text-anchor="end">{_esc(label)}</text>'
+            f'y2="{y:.1f}"/>'
         )
+        if all(abs(y - other) > 11 for other in labelled):
+            labelled.append(y)
+            body.append(
+                f'<text class="threshold-label" x="{WIDTH - PAD_RIGHT - 2}" y="{y - 3:.1f}" '
+                f'text-anchor="end">{_esc(label)}</text>'
+            )
     segment: list[str] = []
     for t, v in points:
         if v is None:
@@ -155,7 +168,7 @@ def burn_rate_chart(
                 body.append(f'<polyline class="series burn" points="{" ".join(segment)}"/>')
             segment = []
             continue
-        segment.append(f"{frame.x(t):.1f},{frame.y(v):.1f}")
+        segment.append(f"{frame.x(t):.1f},{y_of(v):.1f}")
     if segment:
         body.append(f'<polyline class="series burn" points="{" ".join(segment)}"/>')
     body += _annotations(frame, annotations)

@@ -211,7 +211,6 @@ def detail(data: DetailData) -> str:
     notes = "".join(
         f"<li data-at='{a.at}'>{when(a.at)}: {_esc(a.text)}</li>" for a in data.annotations
     )
-    window_start = s.at - s.window_s
     history_start = data.burn_history[0][0] if data.burn_history else s.at
     return (
         f"<h2><span class='badge health-{s.health}' id='health'>{s.health}</span> "
@@ -222,7 +221,7 @@ def detail(data: DetailData) -> str:
         "<h3>Error budget burn-down</h3>"
         + burn_down_chart(
             data.burn_down,
-            max(window_start, data.burn_down[0][0] if data.burn_down else window_start),
+            s.at - (b.covered_s or s.window_s),
             s.at,
             data.annotations,
         )

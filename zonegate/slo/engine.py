@@ -147,6 +147,18 @@ class SLOEngine:
         self.evaluations += 1
         return [self.statuses[name] for name in self.specs if name in self.statuses]
 
+    async def fresh_statuses(self, max_age_s: float | None = None) -> dict[str, SLOStatus]:
+        """The latest statuses; evaluates now when some are missing or older than
+        ``max_age_s`` (default: two evaluation intervals)."""
+        limit = 2 * self.interval_s if max_age_s is None else max_age_s
+        now = self.clock()
+        stale = len(self.statuses) < len(self.specs) or any(
+            now - s.at > limit for s in self.statuses.values()
+        )
+        if stale:
+            await self.evaluate_once()
+        return self.statuses
+
     async def run(self) -> None:
         """Evaluate every ``interval_s`` until cancelled; re-send firing alerts."""
         last_resend = self.clock()

@@ -136,6 +136,18 @@ class SampleStore:
             )
             db.execute("INSERT OR REPLACE INTO meta VALUES ('last_cycle', ?)", (repr(t),))
 
+    def import_series(self, key: SeriesKey, points: Sequence[tuple[float, float]]) -> None:
+        """Bulk-load running totals of one series (backfills, demos, benchmarks)."""
+        if not points:
+            return
+        with self._transaction() as db:
+            sid = self._series_id(db, key, points[-1][1])
+            db.executemany(
+                "INSERT OR REPLACE INTO samples VALUES (?, ?, ?)",
+                [(sid, t, v) for t, v in points],
+            )
+            db.execute("UPDATE series SET total = ? WHERE id = ?", (points[-1][1], sid))
+
     def _series_id(self, db: sqlite3.Connection, key: SeriesKey, total: float) -> int:
         sid = self._series.get(key)
         if sid is None:

@@ -37,3 +37,15 @@ def counter_samples(
         total += per_step
         t += step
         yield t, total, bad
+
+
+def running_totals(
+    start: float, end: float, step: float, rate: float, errors: ErrorFraction
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """``(total, bad)`` running totals as store points, for :meth:`SampleStore.import_series`."""
+    total: list[tuple[float, float]] = []
+    bad: list[tuple[float, float]] = []
+    for t, tot, b in counter_samples(start, end, step, rate, errors):
+        total.append((t, tot))
+        bad.append((t, b))
+    return total, bad

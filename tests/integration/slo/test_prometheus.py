@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from zonegate.slo.exposition import wanted_for
+from zonegate.slo.grafana import build_dashboard, panel_queries
 from zonegate.slo.loader import parse_slo_text
 from zonegate.slo.metrics_server import MetricsServer
 from zonegate.slo.prometheus_server import Prometheus
@@ -110,6 +111,12 @@ async def test_prometheus_rules_match_the_engine(
                 via_prom = await remote.window_counts(spec, now, [300])
                 prom_source_ratio = via_prom[300].error_ratio
                 assert prom_source_ratio == pytest.approx(engine_ratio, rel=0.05, abs=0.005)
+
+            # every Grafana panel query is valid PromQL over the recorded series
+            for expr in panel_queries(build_dashboard()):
+                result = await prometheus.query(expr.replace("$slo", "nodes"))
+                if "slo:" in expr and "ALERTS" not in expr:
+                    assert result, expr
 
             zones = await remote.zone_counts(SPECS[0], now - 300, now)
             assert set(zones) == {"a", "b"}
