@@ -120,6 +120,13 @@ class FastExchange:
             conn.close()
             self._hand_over((self.host, status))
             return
+        if status >= 400 and proxy.replaced_upstream_error(self.snapshot, self.route.name, status):
+            conn.detach()
+            conn.close()  # the upstream's body is not wanted
+            reply = proxy.upstream_error_reply(status, conn.response_headers)
+            proxy.local(self.client, ctx, reply, self.req)
+            self._finish()
+            return
         if self.try_deadline < self.deadline:
             conn.arm_timeout(self.deadline)
         resp = ResponseHead(status, conn.response_headers)
@@ -201,7 +208,14 @@ def try_fast(proxy: Proxy, client: ClientConnection, exchange: Exchange) -> bool
     chain = snapshot.chains[route.name]
     if not chain.all_sync:
         return False
-    cluster = snapshot.clusters[route.config.upstream]
+    cluster_name = route.config.upstream
+    delivery = snapshot.delivery.get(route.name) if snapshot.delivery else None
+    if delivery is not None:
+        if delivery.needs_identity:
+            return False  # canary rules on the consumer: choose after authentication
+        # Chosen once per request: the coroutine path takes this choice over.
+        cluster_name = client.preselected_cluster = delivery.choose(req, None)
+    cluster = snapshot.clusters[cluster_name]
     if not cluster.allow_request():
         return False
     host = cluster.pick(proxy.hash_key(cluster, req))
@@ -212,20 +226,21 @@ def try_fast(proxy: Proxy, client: ClientConnection, exchange: Exchange) -> bool
         # The coroutine path connects; it must use this host, or round robin would skip one.
         client.preselected_host = host
         return False
+    client.preselected_cluster = ""
     ctx = RequestContext()
     observer = proxy.observer
     observer.request_started(ctx, req)
     reply: LocalReply | None = entry.on_request_sync(ctx, req)
     if reply is None:
         ctx.route = route.name
-        ctx.cluster = route.config.upstream
+        ctx.cluster = cluster_name
         if chain.hooks:
             reply = chain.on_request_sync(ctx, req)
     if reply is not None or not cluster.limits.try_acquire_request():
         cluster.pool.release(conn)
         if reply is None:
             reply = LocalReply(503, cv.ERR_OVERLOADED, f"cluster {cluster.name} is at its limit")
-        proxy.local(client, ctx, reply)
+        proxy.local(client, ctx, reply, req)
         observer.request_finished(ctx, req)
         client.fast_done(exchange)
         return True
@@ -237,6 +252,15 @@ def try_fast(proxy: Proxy, client: ClientConnection, exchange: Exchange) -> bool
     head = request_head(
         req, route.upstream_path(req.path), ctx.request_id, body_framing=b"", extra=extra or []
     )
+    if delivery is not None and delivery.mirror is not None:
+        mirror = delivery.mirror
+        proxy.shadow.mirror(
+            mirror,
+            snapshot.clusters.get(mirror.cluster),
+            head,
+            b"",
+            head_only=req.method == "HEAD",
+        )
     fast = FastExchange(proxy, client, exchange, ctx, route, cluster, snapshot, host, conn)
     client.fast = fast
     fast.send(head, asyncio.get_running_loop().time())

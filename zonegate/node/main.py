@@ -18,6 +18,7 @@ import uvloop
 
 from zonegate.config.model import ClusterConfig
 from zonegate.config.node import NodeSettings
+from zonegate.node.delivery.metrics import MirrorCollector
 from zonegate.node.ops.admin import AdminServer, AdminState, check_binding, load_admin_token
 from zonegate.node.ops.assembly import NodeOps
 from zonegate.node.ops.drain import DrainController
@@ -56,6 +57,9 @@ class NodeProcess:
         )
         self.node = GatewayNode(
             config, node_id=options.node_id, zone=options.zone, **self.ops.node_kwargs()
+        )
+        self.ops.registry.register(
+            MirrorCollector(self.node.proxy.shadow, options.node_id, options.zone)
         )
         self.drain = DrainController(
             self.node, settings.drain, on_start=lambda: self.ops.metrics.set_draining(True)

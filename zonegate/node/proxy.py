@@ -14,6 +14,8 @@ from zonegate.config.routes import RetryPolicy
 from zonegate.node.attempt_hooks import AttemptHooks
 from zonegate.node.body import BodyStream
 from zonegate.node.context import RequestContext
+from zonegate.node.delivery.error_pages import render_error
+from zonegate.node.delivery.mirror import ShadowSender
 from zonegate.node.errors import (
     ConnectFailed,
     NodeError,
@@ -91,6 +93,8 @@ class Proxy:
         self.rng = rng or random.Random()
         #: Per-attempt hooks (tracing, upstream metrics); None keeps the path bare.
         self.attempt_hooks: AttemptHooks | None = None
+        #: Shadow copies of mirrored routes (fire-and-forget).
+        self.shadow = ShadowSender()
 
     async def handle(self, client: ClientConnection, req: Request, body: BodyStream | None) -> None:
         snapshot = self.snapshot  # in-flight requests finish on the snapshot they started with
@@ -119,9 +123,16 @@ class Proxy:
                 if chain.hooks:
                     reply = await chain.on_request(ctx, req)
         if reply is not None:
-            self.local(client, ctx, reply)
+            self.local(client, ctx, reply, req)
         else:
             assert route is not None
+            delivery = snapshot.delivery.get(route.name) if snapshot.delivery else None
+            if delivery is not None:
+                chosen = client.preselected_cluster
+                client.preselected_cluster = ""
+                if not chosen or chosen not in snapshot.clusters:
+                    chosen = delivery.choose(req, ctx)
+                ctx.cluster = chosen
             await self._proxy(client, ctx, req, body, route, snapshot)
 
     async def _guarded(
@@ -143,13 +154,13 @@ class Proxy:
                 client.abort()
                 ctx.error_code = exc.code
             else:
-                self.local(client, ctx, LocalReply(exc.status, exc.code, exc.message))
+                self.local(client, ctx, LocalReply(exc.status, exc.code, exc.message), req)
         except Exception:
             log.exception("request_failed", extra={"request_id": ctx.request_id})
             if client.response_started:
                 client.abort()
             else:
-                self.local(client, ctx, LocalReply(500, "internal_error", "internal error"))
+                self.local(client, ctx, LocalReply(500, "internal_error", "internal error"), req)
         finally:
             self.observer.request_finished(ctx, req)
 
@@ -157,18 +168,55 @@ class Proxy:
         """The callback fast path (see :mod:`zonegate.node.fastpath`)."""
         return try_fast(self, client, exchange)
 
-    def local(self, client: ClientConnection, ctx: RequestContext, reply: LocalReply) -> None:
+    def local(
+        self,
+        client: ClientConnection,
+        ctx: RequestContext,
+        reply: LocalReply,
+        req: Request | None = None,
+    ) -> None:
+        """Answer at the gateway; error bodies go through the route's custom pages."""
         ctx.status = reply.status
         ctx.error_code = reply.code if reply.status >= 400 else ctx.error_code
+        body, content_type = reply.body, reply.content_type
+        if body is None and reply.status >= 400:
+            pages = self.snapshot.pages_for(ctx.route)
+            if pages is not None:
+                retry_after = next(
+                    (v.decode("latin-1") for k, v in reply.headers if k == b"retry-after"), ""
+                )
+                body, content_type = render_error(
+                    pages,
+                    reply.status,
+                    reply.code,
+                    reply.message,
+                    ctx.request_id,
+                    accept=req.header(b"accept") if req is not None else None,
+                    route=ctx.route,
+                    retry_after=retry_after,
+                )
         ctx.bytes_sent = client.local_reply(
             reply.status,
             reply.code,
             reply.message,
             ctx.request_id,
             headers=reply.headers,
-            body=reply.body,
-            content_type=reply.content_type,
+            body=body,
+            content_type=content_type,
             keep_alive=reply.status < 500 or reply.status == 503,
+        )
+
+    def replaced_upstream_error(self, snapshot: Snapshot, route: str, status: int) -> bool:
+        """The route answers upstream errors with ``status`` with its own error body."""
+        if status < 400 or not snapshot.error_pages:
+            return False
+        pages = snapshot.pages_for(route)
+        return pages is not None and pages.replaces(status)
+
+    def upstream_error_reply(self, status: int, headers: list[tuple[bytes, bytes]]) -> LocalReply:
+        kept = [(k, v) for k, v in headers if k == b"retry-after"]
+        return LocalReply(
+            status, cv.ERR_UPSTREAM_ERROR, f"upstream answered {status}", headers=kept
         )
 
     async def _proxy(
@@ -183,7 +231,7 @@ class Proxy:
     ) -> None:
         rc = route.config
         policy = rc.retry
-        cluster = snapshot.clusters[rc.upstream]
+        cluster = snapshot.clusters[ctx.cluster or rc.upstream]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + rc.timeout_s
         body = RequestBody(req, body_stream, rc.buffer_bytes)
@@ -194,6 +242,16 @@ class Proxy:
             req, upstream_path, ctx.request_id, body_framing=body.framing, extra=extra or []
         )
         head_only = req.method == "HEAD"
+        if prior is None and snapshot.delivery:
+            delivery = snapshot.delivery.get(route.name)
+            if delivery is not None and delivery.mirror is not None:
+                self.shadow.mirror(
+                    delivery.mirror,
+                    snapshot.clusters.get(delivery.mirror.cluster),
+                    head,
+                    body.data if body.in_memory else None,
+                    head_only=head_only,
+                )
         retry_allowed = req.idempotent or policy.allow_non_idempotent
         key = self.hash_key(cluster, req)
         tried: list[Host] = []
@@ -385,6 +443,11 @@ class Proxy:
         deadline: float,
     ) -> None:
         """Stream the upstream response to the client."""
+        if self.replaced_upstream_error(snapshot, route.name, conn.status):
+            conn.close()  # the upstream's body is not wanted
+            reply = self.upstream_error_reply(conn.status, conn.response_headers)
+            self.local(client, ctx, reply, req)
+            return
         resp = ResponseHead(conn.status, conn.response_headers)
         chain = snapshot.chains[route.name]
         if chain.response_filters:

@@ -199,6 +199,7 @@ class GatewayNode:
         return await self.finish_drain(timeout_s)
 
     async def stop(self) -> None:
+        await self.proxy.shadow.close()
         for task in list(self._retire_tasks):
             task.cancel()
         if self._sweeper is not None:

@@ -84,6 +84,8 @@ class ClientConnection(asyncio.Protocol):
         self.fast: FastPathExchange | None = None
         #: A host the fast path picked before handing the request to the coroutine path.
         self.preselected_host: Any = None
+        #: The cluster the fast path chose (weights, canaries) before handing the request over.
+        self.preselected_cluster = ""
         self._reading_paused = False
         self._writing_paused = False
         self._source_pause: Callable[[], None] | None = None
@@ -352,6 +354,7 @@ class ClientConnection(asyncio.Protocol):
         self._source_pause = self._source_resume = None
         self.fast = None
         self.preselected_host = None
+        self.preselected_cluster = ""
         self._busy = False
         self._finished(exchange)
 

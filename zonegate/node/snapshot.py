@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 from zonegate.config.model import ClusterConfig
 from zonegate.config.upstream import Cluster
+from zonegate.node.delivery.error_pages import ErrorPageSet, build_error_pages
+from zonegate.node.delivery.routing import RouteDelivery, build_deliveries
 from zonegate.node.filters.base import Filter, FilterChain
 from zonegate.node.filters.request_id import RequestIdFilter
 from zonegate.node.router import Router
@@ -22,7 +24,16 @@ RouteFilterBuilder = Callable[[ClusterConfig, str], Sequence[Filter]]
 
 
 class Snapshot:
-    __slots__ = ("chains", "clusters", "config", "entry_chain", "revision", "router")
+    __slots__ = (
+        "chains",
+        "clusters",
+        "config",
+        "delivery",
+        "entry_chain",
+        "error_pages",
+        "revision",
+        "router",
+    )
 
     def __init__(
         self,
@@ -32,6 +43,8 @@ class Snapshot:
         clusters: Mapping[str, UpstreamCluster],
         chains: Mapping[str, FilterChain],
         entry_chain: FilterChain,
+        delivery: Mapping[str, RouteDelivery] | None = None,
+        error_pages: Mapping[str, ErrorPageSet] | None = None,
     ) -> None:
         self.config = config
         self.revision = revision
@@ -39,6 +52,17 @@ class Snapshot:
         self.clusters = dict(clusters)
         self.chains = dict(chains)
         self.entry_chain = entry_chain
+        #: Routes with a split, canary rules or a mirror (others use route.upstream).
+        self.delivery: dict[str, RouteDelivery] = dict(delivery or {})
+        #: Custom error pages by route name; "" is the top level's.
+        self.error_pages: dict[str, ErrorPageSet] = dict(error_pages or {})
+
+    def pages_for(self, route: str) -> ErrorPageSet | None:
+        """The error pages that apply to ``route`` (or to unrouted requests)."""
+        pages = self.error_pages
+        if not pages:
+            return None
+        return pages.get(route) or pages.get("")
 
 
 def build_snapshot(
@@ -68,7 +92,16 @@ def build_snapshot(
         for route in config.routes
     }
     entry = FilterChain([RequestIdFilter(), *entry_filters])
-    return Snapshot(config, revision, Router(config.routes), clusters, chains, entry)
+    return Snapshot(
+        config,
+        revision,
+        Router(config.routes),
+        clusters,
+        chains,
+        entry,
+        delivery=build_deliveries(config.routes),
+        error_pages=build_error_pages(config),
+    )
 
 
 def retired_clusters(old: Snapshot, new: Snapshot) -> list[UpstreamCluster]:
