@@ -63,7 +63,9 @@ class ErrorPageSet:
 
     def __init__(self, pages: ErrorPages, where: str, parent: ErrorPageSet | None = None) -> None:
         self.parent = parent
-        self.default = CompiledTemplate(pages.default, where) if pages.default else None
+        self.default = (
+            CompiledTemplate(pages.default, f"{where}.default") if pages.default else None
+        )
         self.by_status = {
             s: CompiledTemplate(t, f"{where}.by_status[{s}]") for s, t in pages.by_status.items()
         }
