@@ -3,10 +3,14 @@
 nginx serves a 64-byte reply as the backend (one worker, pinned to core 0 with
 wrk). Rows: the backend directly, nginx as a reverse proxy (one worker), and
 zonegate with a plain route (one worker process), each proxy pinned to core 1.
-Every row is the median of ``--runs`` wrk runs; ratios are against nginx as a
-proxy. ``-c1`` rows give the latency one hop adds.
+The observability row adds a JSON access log to a file and OpenTelemetry
+tracing at 1% sampling exported over OTLP/HTTP (to an nginx sink); metrics are
+always on. The TLS rows terminate TLS 1.2+ (nginx and zonegate, same
+certificate). Every row is the median of ``--runs`` wrk runs; ratios are
+against nginx as a proxy (TLS rows: against nginx terminating TLS). ``-c1``
+rows give the latency one hop adds.
 
-    .venv/bin/python bench/proxy.py [--runs 3] [--duration 5] [--workers N]
+    .venv/bin/python bench/proxy.py [--runs 3] [--duration 5] [--workers N] [--rows ...]
 """
 
 from __future__ import annotations
@@ -46,6 +50,34 @@ http {{
   server {{
     listen 127.0.0.1:{port} reuseport backlog=4096;
     location / {{ default_type text/plain; return 200 "{body}"; }}
+  }}
+  server {{
+    listen 127.0.0.1:{otlp_port};
+    location / {{ return 200; }}
+  }}
+}}
+"""
+
+NGINX_PROXY_TLS = """
+worker_processes 1;
+daemon off;
+pid {dir}/proxy-tls.pid;
+error_log {dir}/proxy-tls-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  keepalive_requests 1000000;
+  upstream backend {{ server 127.0.0.1:{backend}; keepalive 128; }}
+  server {{
+    listen 127.0.0.1:{port} ssl backlog=4096;
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / {{
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }}
   }}
 }}
 """
@@ -116,7 +148,9 @@ def _latency_us(text: str) -> float:
     return float(text)
 
 
-def run_wrk(port: int, connections: int, duration: float) -> tuple[float, float, float, int]:
+def run_wrk(
+    port: int, connections: int, duration: float, scheme: str = "http"
+) -> tuple[float, float, float, int]:
     """One wrk run on core 0; returns req/s, p50 us, p99 us, requests."""
     cmd = [
         "taskset",
@@ -127,7 +161,7 @@ def run_wrk(port: int, connections: int, duration: float) -> tuple[float, float,
         f"-c{connections}",
         f"-d{duration:g}s",
         "--latency",
-        f"http://127.0.0.1:{port}/",
+        f"{scheme}://127.0.0.1:{port}/",
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     rps = p50 = p99 = 0.0
@@ -176,13 +210,19 @@ def process(cmd: list[str], port: int, log: Path) -> Iterator[subprocess.Popen[b
 
 
 def measure(
-    name: str, port: int, pids: list[int], connections: int, runs: int, duration: float
+    name: str,
+    port: int,
+    pids: list[int],
+    connections: int,
+    runs: int,
+    duration: float,
+    scheme: str = "http",
 ) -> Row:
     row = Row(name, connections, [], [], [], [])
-    run_wrk(port, connections, 1.0)  # warm up pools and caches
+    run_wrk(port, connections, 1.0, scheme)  # warm up pools and caches
     for _ in range(runs):
         before = cpu_seconds(pids)
-        rps, p50, p99, requests = run_wrk(port, connections, duration)
+        rps, p50, p99, requests = run_wrk(port, connections, duration, scheme)
         used = cpu_seconds(pids) - before
         row.rps.append(rps)
         row.p50_us.append(p50)
@@ -192,13 +232,33 @@ def measure(
     return row
 
 
+ROW_KEYS = ("direct", "nginx", "plain", "obs", "nginx-tls", "tls")
+
+
+def write_certificate(directory: Path) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 (trustme; wrk does not verify it)."""
+    import trustme
+
+    leaf = trustme.CA().issue_cert("127.0.0.1")
+    cert, key = directory / "tls.crt", directory / "tls.key"
+    leaf.cert_chain_pems[0].write_to_path(str(cert))
+    leaf.private_key_pem.write_to_path(str(key))
+    return str(cert), str(key)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=3, help="wrk runs per row (median)")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
     parser.add_argument("--workers", type=int, default=1, help="zonegate worker processes")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--rows",
+        default=",".join(ROW_KEYS),
+        help=f"comma-separated subset of {','.join(ROW_KEYS)} (direct and nginx always run)",
+    )
     args = parser.parse_args()
+    wanted = set(args.rows.split(",")) | {"direct", "nginx"}
     for tool in ("nginx", "wrk", "taskset"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
             console.print(f"[red]error:[/] {tool} is not installed (make bench installs it)")
@@ -209,8 +269,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="zonegate-bench-") as tmp:
         d = Path(tmp)
         backend_port, proxy_port, zg_port = free_port(), free_port(), free_port()
+        otlp_port, obs_port, tls_proxy_port, tls_port = (free_port() for _ in range(4))
         (d / "backend.conf").write_text(
-            NGINX_BACKEND.format(dir=d, port=backend_port, body="x" * 64)
+            NGINX_BACKEND.format(dir=d, port=backend_port, body="x" * 64, otlp_port=otlp_port)
+        )
+        cert, key = write_certificate(d)
+        (d / "proxy-tls.conf").write_text(
+            NGINX_PROXY_TLS.format(
+                dir=d, port=tls_proxy_port, backend=backend_port, cert=cert, key=key
+            )
         )
         (d / "proxy.conf").write_text(
             NGINX_PROXY.format(dir=d, port=proxy_port, backend=backend_port)
@@ -252,21 +319,46 @@ def main() -> int:
             "bench",
             "--workers",
             str(args.workers),
+            "--admin",
+            "127.0.0.1:0",
         ]
         if args.workers > 1:
             zg_cmd = zg_cmd[3:]  # several workers: let them use every core
-        plan = [
-            ("direct (nginx backend)", backend_port, None),
-            ("nginx proxy", proxy_port, proxy_cmd),
-            (f"zonegate plain route ({args.workers} worker)", zg_port, zg_cmd),
+
+        def on_port(port: int, *extra: str) -> list[str]:
+            cmd = [*zg_cmd, *extra]
+            cmd[cmd.index("--listen") + 1] = f"127.0.0.1:{port}"
+            return cmd
+
+        obs_cmd = on_port(
+            obs_port,
+            "--access-log",
+            str(d / "access.log"),
+            "--otlp-endpoint",
+            f"http://127.0.0.1:{otlp_port}",
+            "--trace-sample-ratio",
+            "0.01",
+        )
+        tls_cmd = on_port(tls_port, "--tls-cert", cert, "--tls-key", key)
+        nginx_tls_cmd = [*proxy_cmd[:-4], "-c", str(d / "proxy-tls.conf"), "-e", str(d / "t.log")]
+        workers = f"{args.workers} worker"
+        candidates = [
+            ("direct", "direct (nginx backend)", backend_port, None, "http"),
+            ("nginx", "nginx proxy", proxy_port, proxy_cmd, "http"),
+            ("plain", f"zonegate plain route ({workers})", zg_port, zg_cmd, "http"),
+            ("obs", f"zonegate + access log + tracing 1% ({workers})", obs_port, obs_cmd, "http"),
+            ("nginx-tls", "nginx proxy (tls)", tls_proxy_port, nginx_tls_cmd, "https"),
+            ("tls", f"zonegate plain route (tls, {workers})", tls_port, tls_cmd, "https"),
         ]
+        plan = [(name, port, cmd, scheme) for key, name, port, cmd, scheme in candidates
+                if key in wanted]  # fmt: skip
         total = len(plan) * 2
         with (
             process(backend_cmd, backend_port, d / "backend.out"),
             Progress(console=console, transient=True) as progress,
         ):
             task = progress.add_task("measuring", total=total)
-            for name, port, cmd in plan:
+            for name, port, cmd, scheme in plan:
                 if cmd is None:
                     for c in (64, 1):
                         progress.update(task, description=f"{name} -c{c}")
@@ -276,7 +368,9 @@ def main() -> int:
                 with process(cmd, port, d / f"{port}.out") as proc:
                     for c in (64, 1):
                         progress.update(task, description=f"{name} -c{c}")
-                        rows.append(measure(name, port, [proc.pid], c, args.runs, args.duration))
+                        rows.append(
+                            measure(name, port, [proc.pid], c, args.runs, args.duration, scheme)
+                        )
                         progress.advance(task)
     print_table(rows, args)
     if args.json:
@@ -285,8 +379,13 @@ def main() -> int:
 
 
 def print_table(rows: list[Row], args: argparse.Namespace) -> None:
-    nginx64 = next(r for r in rows if r.name == "nginx proxy" and r.connections == 64)
-    nginx1 = next(r for r in rows if r.name == "nginx proxy" and r.connections == 1)
+    def nginx(connections: int, tls: bool) -> Row:
+        name = "nginx proxy (tls)" if tls else "nginx proxy"
+        found = [r for r in rows if r.name == name and r.connections == connections]
+        if not found:  # no nginx TLS row measured: compare with plain nginx
+            found = [r for r in rows if r.name == "nginx proxy" and r.connections == connections]
+        return found[0]
+
     direct1 = next(r for r in rows if r.name.startswith("direct") and r.connections == 1)
     table = Table(
         title=f"bench/proxy.py: 64-byte reply, wrk -t1, median of {args.runs} x {args.duration:g}s"
@@ -303,7 +402,7 @@ def print_table(rows: list[Row], args: argparse.Namespace) -> None:
     ):
         table.add_column(col, justify="right" if col != "row" else "left")
     for r in rows:
-        ratio = r.rps_median / (nginx64 if r.connections == 64 else nginx1).rps_median
+        ratio = r.rps_median / nginx(r.connections, "tls" in r.name).rps_median
         added = (
             r.p50 - direct1.p50 if r.connections == 1 and not r.name.startswith("direct") else None
         )
