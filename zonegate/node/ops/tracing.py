@@ -11,7 +11,8 @@ Sampling is parent-based with a ratio for new traces (OpenTelemetry's
   ``traceparent`` sent upstream (the incoming header is replaced).
 
 Without an exporter (no tracer) the node only propagates. ``ctx.span`` holds
-the :class:`RequestTrace` of a request (None for a pass-through).
+the tracing state of a request: None (pass-through), the headers to add
+upstream (a new unsampled trace), or a :class:`RequestTrace` (sampled).
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from zonegate.node.ops.traceparent import (
     format_traceparent,
     parse_traceparent,
     ratio_bound,
-    sampled_by_ratio,
 )
 from zonegate.node.upstream.host import Host
 
@@ -49,19 +49,15 @@ TRACEPARENT = cv.HEADER_TRACEPARENT.encode()
 TRACESTATE = cv.HEADER_TRACESTATE.encode()
 
 
+_LOW_64 = (1 << 64) - 1
+
+
 class RequestTrace:
-    """Tracing state of one request; ``server`` is None when it is not sampled."""
+    """Tracing state of one sampled request."""
 
-    __slots__ = ("client", "client_end_ns", "method", "parent", "server", "upstream")
+    __slots__ = ("client", "client_end_ns", "method", "parent", "server")
 
-    def __init__(
-        self,
-        upstream: Headers | None,
-        server: Span | None = None,
-        parent: Context | None = None,
-        method: str = "",
-    ) -> None:
-        self.upstream = upstream
+    def __init__(self, server: Span, parent: Context, method: str) -> None:
         self.server = server
         self.parent = parent
         self.method = method
@@ -107,14 +103,15 @@ class RequestTracer(AttemptHooks):
             return
         if raw is not None:
             _remove_header(req, TRACEPARENT)  # invalid: restart the trace
-        trace_id = self.rng.getrandbits(128) or 1
-        sampled = sampled_by_ratio(trace_id, self.bound)
+        # The hot path: one random number gives the trace id and (its high half) the parent id.
+        trace_id = self.rng.getrandbits(128) | (1 << 64)
+        sampled = (trace_id & _LOW_64) < self.bound
         if sampled and self.tracer is not None:
             self._start_server(ctx, req, None)
             return
-        ctx.trace_id = f"{trace_id:032x}"
-        header = format_traceparent(trace_id, self.rng.getrandbits(64) or 1, sampled)
-        ctx.span = RequestTrace([(TRACEPARENT, header)])
+        hex_id = ctx.trace_id = f"{trace_id:032x}"
+        flags = "01" if sampled else "00"
+        ctx.span = [(TRACEPARENT, f"00-{hex_id}-{hex_id[:16]}-{flags}".encode())]
 
     @staticmethod
     def _trace_state(req: Request) -> TraceState | None:
@@ -145,11 +142,11 @@ class RequestTracer(AttemptHooks):
             start_time=int(ctx.start_wall * 1e9),
         )
         ctx.trace_id = f"{span.get_span_context().trace_id:032x}"
-        ctx.span = RequestTrace(None, span, trace.set_span_in_context(span), req.method)
+        ctx.span = RequestTrace(span, trace.set_span_in_context(span), req.method)
 
     def request_finished(self, ctx: RequestContext, req: Request) -> None:
         state = ctx.span
-        if not isinstance(state, RequestTrace) or state.server is None:
+        if state.__class__ is not RequestTrace:
             return
         if state.client is not None:
             self._end_client(state, time.time_ns())
@@ -171,11 +168,11 @@ class RequestTracer(AttemptHooks):
     # --- attempts (AttemptHooks) ---------------------------------------------------
     def upstream_headers(self, ctx: RequestContext, req: Request) -> Headers | None:
         state = ctx.span
-        return state.upstream if isinstance(state, RequestTrace) else None
+        return state if state.__class__ is list else None
 
     def attempt_started(self, ctx: RequestContext, host: Host) -> Headers | None:
         state = ctx.span
-        if not isinstance(state, RequestTrace) or state.server is None:
+        if state.__class__ is not RequestTrace:
             return None
         assert self.tracer is not None
         if state.client is not None:  # the previous attempt ended when its answer came
@@ -200,7 +197,7 @@ class RequestTracer(AttemptHooks):
         self, ctx: RequestContext, host: Host, status: int, error: Exception | None
     ) -> None:
         state = ctx.span
-        if not isinstance(state, RequestTrace) or state.client is None:
+        if state.__class__ is not RequestTrace or state.client is None:
             return
         client = state.client
         if error is not None:
