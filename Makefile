@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SYSTEM_PACKAGES := etcd-server:etcd prometheus:promtool chromium:chromium prometheus-alertmanager:prometheus-alertmanager
+SYSTEM_PACKAGES := etcd-server:etcd prometheus:promtool chromium:chromium prometheus-alertmanager:prometheus-alertmanager docker-compose:docker-compose kubernetes-client:kubectl
 BENCH_PACKAGES := nginx:nginx wrk:wrk
 PYTEST_ARGS ?=
 

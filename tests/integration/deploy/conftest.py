@@ -6,6 +6,9 @@ Every tool is required, never skipped: a missing one fails with what to install
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
 import shutil
 import subprocess
 import sys
@@ -16,6 +19,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from zonegate.cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
@@ -129,3 +134,15 @@ def bind_mounts(service: Mapping[str, Any]) -> list[tuple[Path, str]]:
         if source is not None:
             out.append((Path(source), target))
     return out
+
+
+def parse_cli(argv: list[str]) -> argparse.Namespace:
+    """Parse like `zonegate ARGV` would; a bad flag fails the test with argparse's message."""
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit:
+            pytest.fail(f"`zonegate {' '.join(argv)}` is not a valid command:\n{stderr.getvalue()}")
+    assert getattr(args, "handler", None) is not None, f"`zonegate {' '.join(argv)}` runs nothing"
+    return args

@@ -8,8 +8,6 @@ validated by the component that reads it.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import re
 import subprocess
@@ -17,19 +15,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.integration.deploy.conftest import (
     ROOT,
     bind_mounts,
     container_file,
+    parse_cli,
     run,
     tool,
     zonegate_services,
 )
 from zonegate.chaos.faultproxy.server import load_config_file
-from zonegate.cli.main import build_parser
 from zonegate.config.loader import load_config
 from zonegate.config.model import ClusterConfig
 
@@ -42,18 +39,6 @@ NO_HEALTHCHECK = {
     "jaeger": "distroless image, no shell or HTTP client",
     "locust": "load generator started last; nothing depends on it",
 }
-
-
-def parse_cli(argv: list[str]) -> argparse.Namespace:
-    """Parse like `zonegate ARGV` would; a bad flag fails the test with argparse's message."""
-    stderr = io.StringIO()
-    with contextlib.redirect_stderr(stderr):
-        try:
-            args = build_parser().parse_args(argv)
-        except SystemExit:
-            pytest.fail(f"`zonegate {' '.join(argv)}` is not a valid command:\n{stderr.getvalue()}")
-    assert getattr(args, "handler", None) is not None, f"`zonegate {' '.join(argv)}` runs nothing"
-    return args
 
 
 def command_of(service: Mapping[str, Any]) -> list[str]:
@@ -303,7 +288,10 @@ def test_stop_grace_period_covers_the_node_drain(compose: Mapping[str, Any]) -> 
             continue
         config = cluster_config(compose, name)
         drain = config.node.drain
-        assert args.drain_grace == drain.grace_s, f"{name}: --drain-grace differs from the config"
+        if args.drain_grace is not None:
+            assert args.drain_grace == drain.grace_s, f"{name}: --drain-grace differs from config"
+        if args.drain_timeout is not None:
+            assert args.drain_timeout == drain.timeout_s, f"{name}: --drain-timeout differs"
         grace = service["stop_grace_period"]
         seconds = int(grace.removesuffix("s"))
         assert seconds > drain.grace_s + drain.timeout_s, name
