@@ -17,6 +17,7 @@ from zonegate.cli import (
     consumer_cmd,
     ctl_cmd,
     demo_backend_cmd,
+    drill_cmd,
     glb_cmd,
     logs_cmd,
     node_cmd,
@@ -40,6 +41,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     logs_cmd,
     ctl_cmd,
     demo_backend_cmd,
+    drill_cmd,
 )
 
 Handler = Callable[[argparse.Namespace], int]

@@ -1,0 +1,81 @@
+"""``zonegate drill run``: against the running local cluster, or a cluster of its own."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from rich.console import Console
+
+from zonegate.chaos.drills import Drill
+from zonegate.chaos.environment import local_cluster_environment
+from zonegate.chaos.errors import TargetError
+from zonegate.chaos.report import DrillReport
+from zonegate.chaos.runner import DrillRunner, RunOptions
+from zonegate.errors import ZonegateError
+
+DEFAULT_REPORTS = Path(".zonegate") / "drills"
+
+
+def default_out_dir(name: str, base: Path = DEFAULT_REPORTS) -> Path:
+    return base / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
+
+
+async def run_on_local_cluster(
+    drill: Drill,
+    *,
+    run_dir: Path | None,
+    out_dir: Path,
+    overrides: dict[str, str],
+    live: bool,
+    annotate: bool,
+    console: Console,
+    toxiproxy_url: str | None = None,
+    slo_url: str | None = None,
+    slo_files: list[Path] | None = None,
+) -> DrillReport:
+    env = await local_cluster_environment(run_dir, toxiproxy_url=toxiproxy_url, slo_url=slo_url)
+    options = RunOptions(
+        out_dir=out_dir,
+        drill=drill.name,
+        source=drill.source,
+        overrides=overrides,
+        live=live,
+        annotate=annotate,
+        console=console,
+        slo_files=slo_files,
+    )
+    return await DrillRunner(drill.experiment, env, options).run()
+
+
+@contextlib.contextmanager
+def own_cluster(cluster_file: str | None, console: Console) -> Iterator[Path]:
+    """Start a cluster in a temporary run directory (``zonegate up --detach``), stop it after."""
+    from zonegate.cluster import events as ev
+    from zonegate.cluster.control import ClusterControl
+    from zonegate.cluster.daemon import launch
+
+    def emit(event: ev.Event) -> None:
+        if event.type in (ev.PHASE, ev.FAILED, ev.READY):
+            console.print(f"cluster: {event.type} {event.name or event.message}", markup=False)
+
+    with tempfile.TemporaryDirectory(prefix="zonegate-drill-") as tmp:
+        run_dir = Path(tmp) / "run"
+        code, daemon = launch(run_dir, cluster_file, emit)
+        if code != 0:
+            raise TargetError(f"the cluster did not start (see {run_dir}/supervisor.log)")
+        try:
+            yield run_dir
+        finally:
+            console.print("cluster: stopping", markup=False)
+            try:
+                for _ in ClusterControl(run_dir).down():
+                    pass
+            except ZonegateError as exc:
+                console.print(f"cluster: stop failed: {exc.message}", markup=False)
+                daemon.terminate()
+            with contextlib.suppress(Exception):
+                daemon.wait(timeout=30)
