@@ -183,6 +183,7 @@ async def test_draining_node_answer_takes_it_out_and_request_is_retried(cluster)
     drainer = zones["a"][0]
     drainer.state.fail_status = 503
     drainer.state.extra_headers = {"X-Zonegate-Draining": "1"}
+    drainer.state.healthy = False  # a draining node's readiness also says 503
     async with aiohttp.ClientSession() as session:
         results = [await served_by(session, glb) for _ in range(10)]
     assert all(status == 200 for status, _ in results)
