@@ -27,6 +27,7 @@ from tests.integration.deploy.conftest import (
     zonegate_services,
 )
 from zonegate.chaos.faultproxy.server import load_config_file
+from zonegate.chaos.toxiproxy_client import link_members
 from zonegate.config.loader import load_config
 from zonegate.config.model import ClusterConfig
 
@@ -199,6 +200,7 @@ def test_toxiproxy_carries_every_drill_link_of_the_cluster_config(
     assert host_file is not None
     proxies = load_config_file(host_file)  # zonegate's own Toxiproxy-compatible parser
     by_port = {int(p.listen.rpartition(":")[2]): p for p in proxies}
+    by_name = {p.name: p for p in proxies}
     assert len(by_port) == len(proxies), "two proxies listen on one port"
     assert len({p.name for p in proxies}) == len(proxies)
 
@@ -222,6 +224,15 @@ def test_toxiproxy_carries_every_drill_link_of_the_cluster_config(
         shared = set(compose["services"][upstream_host]["networks"]) & set(toxiproxy["networks"])
         assert shared, f"toxiproxy cannot reach {upstream_host}"
     assert len(linked) == len(proxies), "every proxy is a link of the cluster config"
+    names = [p.name for p in proxies]
+    for zone in config.zones:
+        members = link_members(names, f"glb:{zone.name}")
+        upstreams = {by_name[m].upstream.partition(":")[0] for m in members}
+        assert upstreams == {n.id for n in zone.static_nodes}, f"link glb:{zone.name}"
+        backends = link_members(names, f"backends:{zone.name}")
+        assert {by_name[m].upstream for m in backends} == {
+            f"{s}-{zone.name}:8080" for s in ("catalog", "orders", "users")
+        }
 
 
 def test_start_order_waits_for_health(compose: Mapping[str, Any]) -> None:
