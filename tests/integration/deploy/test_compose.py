@@ -166,9 +166,12 @@ def test_three_zones_of_two_nodes_each_on_their_zone_network(compose: Mapping[st
 
 
 def test_demo_backends_in_every_zone(compose: Mapping[str, Any]) -> None:
+    cluster_name = cluster_config(compose, "node-eu-west-1a-1").cluster
     found = set()
     for name, service in zonegate_services(compose):
         command = command_of(service)
+        if "--cluster" in command:
+            assert command[command.index("--cluster") + 1] == cluster_name, name
         if command[0] != "demo-backend":
             continue
         service_name = command[command.index("--service") + 1]
