@@ -25,6 +25,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     add.add_argument(
         "--group", action="append", default=[], metavar="GROUP", help="a group (repeatable)"
     )
+    add.add_argument(
+        "--hash",
+        choices=["hmac-sha256", "scrypt"],
+        default="hmac-sha256",
+        help="how the key is stored: hmac-sha256 (default; keys are 256-bit random, checked "
+        "inline) or scrypt (a KDF; checked in a worker thread, keeps requests off the fast path)",
+    )
     add.set_defaults(handler=cmd_add)
     return parser
 
@@ -54,7 +61,7 @@ def cmd_add(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
             return 2
     key_id, key = generate_api_key()
-    key_hash = hash_api_key(key)
+    key_hash = hash_api_key(key, scheme=args.hash)
     print(f"API key for consumer {args.name!r} (shown only now; store it in a secret manager):")
     print()
     print(f"  {key}")

@@ -21,7 +21,10 @@ TEMPLATE_VARIABLES = frozenset(
     {"request_id", "consumer", "zone", "node", "route", "client_ip", "method", "path", "host"}
 )
 _VARIABLE_RE = re.compile(r"\$\{([^}]*)\}")
-API_KEY_HASH = r"^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$"
+API_KEY_HASH = (
+    r"^(hmac-sha256\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+"
+    r"|scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+)$"
+)
 KEY_ID = r"^[0-9a-f]{16}$"
 KeyPart = Annotated[
     str,
@@ -55,7 +58,9 @@ class ApiKeyCredential(StrictModel):
     """One API key of a consumer, as printed by ``zonegate consumer add``."""
 
     id: str = Field(pattern=KEY_ID, description="public key id (the part after 'zg_')")
-    hash: str = Field(pattern=API_KEY_HASH, description="salted scrypt hash of the key")
+    hash: str = Field(
+        pattern=API_KEY_HASH, description="salted hash (hmac-sha256 or scrypt) of the key"
+    )
 
 
 class Consumer(StrictModel):

@@ -14,18 +14,18 @@ from zonegate.config.policies import Consumer
 from zonegate.node.context import RequestContext
 from zonegate.node.http import Request
 from zonegate.node.observer import RequestObserver
-from zonegate.node.policy.api_keys import generate_api_key, hash_api_key
+from zonegate.node.policy.api_keys import Scheme, generate_api_key, hash_api_key
 from zonegate.testing.gateway import simple_config
 
 SECRET = "integration-secret-" + "x" * 32
 
 
-def consumer(name: str, groups: list[str], cost: int = 1024) -> tuple[Consumer, str]:
+def consumer(name: str, groups: list[str], scheme: Scheme = "hmac-sha256") -> tuple[Consumer, str]:
     key_id, key = generate_api_key()
     data = {
         "name": name,
         "groups": groups,
-        "api_keys": [{"id": key_id, "hash": hash_api_key(key, n=cost)}],
+        "api_keys": [{"id": key_id, "hash": hash_api_key(key, scheme=scheme)}],
     }
     return Consumer.model_validate(data), key
 
@@ -43,12 +43,15 @@ class AccessLogLike(RequestObserver):
         )
 
 
+@pytest.mark.parametrize("scheme", ["hmac-sha256", "scrypt"])
 async def test_api_key_401_403_and_success(
-    policy_gateway: Any, backends: Any, caplog: pytest.LogCaptureFixture
+    scheme: Scheme, policy_gateway: Any, backends: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """hmac-sha256: plain-function filters, the engine's callback fast path;
+    scrypt (default cost): the coroutine path with the KDF in a worker thread."""
     caplog.set_level(logging.DEBUG)
     backend = await backends("b1")
-    alice, alice_key = consumer("alice", ["admins"], cost=16384)  # the real default cost
+    alice, alice_key = consumer("alice", ["admins"], scheme)
     bob, bob_key = consumer("bob", ["staff"])
     access = AccessLogLike()
     gw = await policy_gateway(
@@ -62,6 +65,7 @@ async def test_api_key_401_403_and_success(
         },
         observer=access,
     )
+    assert gw.node.snapshot.chains["all"].all_sync is (scheme == "hmac-sha256")
     wrong = alice_key[:-3] + ("abc" if not alice_key.endswith("abc") else "xyz")
     async with aiohttp.ClientSession() as session:
         async with session.get(gw.url("/echo")) as resp:

@@ -9,6 +9,7 @@ import pytest
 from zonegate.cli.main import main
 from zonegate.config.policies import Consumer
 from zonegate.node.policy.api_keys import (
+    Scheme,
     StoredHash,
     cache_digest,
     generate_api_key,
@@ -40,12 +41,14 @@ def test_malformed_keys_have_no_id(presented: str) -> None:
     assert key_id_of(presented) is None
 
 
-def test_salted_hash_verifies_only_the_key() -> None:
+@pytest.mark.parametrize(("scheme", "slow"), [("hmac-sha256", False), ("scrypt", True)])
+def test_salted_hash_verifies_only_the_key(scheme: Scheme, slow: bool) -> None:
     _, key = generate_api_key()
-    first = hash_api_key(key, n=1024)
-    second = hash_api_key(key, n=1024)
-    assert first != second  # fresh salt each time
+    first = hash_api_key(key, scheme=scheme, n=1024)
+    second = hash_api_key(key, scheme=scheme, n=1024)
+    assert first != second and first.startswith(scheme + "$")  # fresh salt each time
     stored = StoredHash.parse(first)
+    assert stored.slow is slow
     assert stored.verify(key)
     assert not stored.verify(key[:-1] + ("A" if key[-1] != "A" else "B"))
     assert StoredHash.parse(second).verify(key)
@@ -55,7 +58,9 @@ def test_salted_hash_verifies_only_the_key() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("bcrypt$x", "scrypt"),
+        ("bcrypt$x", "hmac-sha256"),
+        ("hmac-sha256$c2FsdA$c2FsdHNhbHRzYWx0c2FsdA", "short"),
+        ("hmac-sha256$!!!$c2FsdA", "malformed"),
         ("scrypt$1000$8$1$c2FsdHNhbHRzYWx0c2FsdA$c2FsdHNhbHRzYWx0c2FsdA", "parameters"),
         ("scrypt$1048576$32$1$c2FsdHNhbHRzYWx0c2FsdA$c2FsdHNhbHRzYWx0c2FsdA", "memory"),
         ("scrypt$1024$8$1$c2FsdA$c2FsdHNhbHRzYWx0c2FsdA", "short"),
@@ -89,6 +94,14 @@ def test_consumer_add_prints_key_once_and_a_valid_config_entry(
     (credential,) = consumer.api_keys
     assert credential.id == key_id_of(key)
     assert StoredHash.parse(credential.hash).verify(key)
+
+
+def test_consumer_add_with_scrypt(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["consumer", "add", "legacy", "--hash", "scrypt"]) == 0
+    out = capsys.readouterr().out
+    (key,) = re.findall(r"zg_[0-9a-f]{16}_[A-Za-z0-9_-]{43}", out)
+    (stored,) = re.findall(r'hash: "([^"]+)"', out)
+    assert stored.startswith("scrypt$16384$8$1$") and StoredHash.parse(stored).verify(key)
 
 
 def test_consumer_add_rejects_bad_names(capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ from zonegate.node.filters.policy_build import build_route_filters
 from zonegate.node.filters.policy_deps import CountingPolicyObserver, PolicyDeps, PolicyState
 from zonegate.node.http import Request
 from zonegate.node.policy import api_keys
-from zonegate.node.policy.api_keys import generate_api_key, hash_api_key
+from zonegate.node.policy.api_keys import Scheme, generate_api_key, hash_api_key
 
 SECRET = "k" * 48
 
@@ -48,15 +49,25 @@ class ConfigView:
     routes: list[RouteView] = field(default_factory=list)
 
 
-def _consumer(name: str, groups: list[str]) -> tuple[Consumer, str]:
+def _consumer(name: str, groups: list[str], scheme: Scheme = "scrypt") -> tuple[Consumer, str]:
     key_id, key = generate_api_key()
-    hashed = hash_api_key(key, n=1024)
+    hashed = hash_api_key(key, scheme=scheme, n=1024)
     return Consumer(name=name, groups=groups, api_keys=[{"id": key_id, "hash": hashed}]), key
 
 
 @pytest.fixture(scope="module")
 def people() -> dict[str, tuple[Consumer, str]]:
+    """scrypt-hashed: the coroutine filter with its cache and single flight."""
     return {"alice": _consumer("alice", ["admins"]), "bob": _consumer("bob", ["staff"])}
+
+
+@pytest.fixture(scope="module")
+def fast_people() -> dict[str, tuple[Consumer, str]]:
+    """hmac-sha256-hashed (the default): the plain-function filter."""
+    return {
+        "alice": _consumer("alice", ["admins"], "hmac-sha256"),
+        "bob": _consumer("bob", ["staff"], "hmac-sha256"),
+    }
 
 
 def _chain(
@@ -80,14 +91,18 @@ async def _run(chain: FilterChain, req: Request) -> tuple[LocalReply | None, Req
     return await chain.on_request(ctx, req), ctx
 
 
+@pytest.mark.parametrize("hashes", ["fast_people", "people"])
 async def test_api_key_paths(
-    people: dict[str, tuple[Consumer, str]], caplog: pytest.LogCaptureFixture
+    hashes: str, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
 ) -> None:
+    people: dict[str, tuple[Consumer, str]] = request.getfixturevalue(hashes)
     caplog.set_level(logging.INFO, logger="zonegate.auth")
     observer = CountingPolicyObserver()
     deps = PolicyDeps(observer=observer)
     alice, alice_key = people["alice"]
     chain = _chain([alice], {"auth": {"type": "api_key"}}, deps)
+    # hmac-sha256 keys verify inline: the chain can run on the node's callback fast path
+    assert chain.all_sync is (hashes == "fast_people")
 
     reply, _ = await _run(chain, _req([]))
     assert reply is not None and reply.status == 401 and reply.code == "unauthenticated"
@@ -234,3 +249,24 @@ async def test_defaults_apply_and_route_can_switch_auth_off(
     public = _chain([alice], {"auth": {"type": "none"}}, PolicyDeps(), defaults)
     reply, _ = await _run(public, _req([]))
     assert reply is None
+
+
+async def test_burst_with_a_new_key_runs_the_kdf_once(
+    people: dict[str, tuple[Consumer, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+    real_verify = api_keys.StoredHash.verify
+
+    def counting(self: api_keys.StoredHash, presented: str) -> bool:
+        calls.append(1)
+        return real_verify(self, presented)
+
+    monkeypatch.setattr(api_keys.StoredHash, "verify", counting)
+    alice, key = people["alice"]
+    deps = PolicyDeps(state=PolicyState())
+    chain = _chain([alice], {"auth": {"type": "api_key"}}, deps)
+    replies = await asyncio.gather(
+        *(_run(chain, _req([(b"x-api-key", key.encode())])) for _ in range(20))
+    )
+    assert all(reply is None for reply, _ in replies)
+    assert len(calls) == 1 and deps.state.pending_verifications == {}

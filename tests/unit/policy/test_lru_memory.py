@@ -12,7 +12,6 @@ from zonegate.node.policy.lru import BoundedLRU
 
 MAX_KEYS = 100_000
 DISTINCT_KEYS = 1_000_000
-TRACED_KEYS = 250_000
 BYTES_PER_KEY_BOUND = 480
 """Stated bound: 480 B per tracked key, i.e. 48 MB for the default ``max_keys`` of
 100 000 however many distinct keys pass (measured: ~365 B token bucket, ~300 B
@@ -47,14 +46,15 @@ def _steady_state_bytes(
     """Memory held once ``distinct`` keys went through a limiter of ``max_keys``.
 
     The first keys run untraced (tracing 1M iterations takes half a minute); the last
-    ``TRACED_KEYS`` (>= 2x max_keys) run under tracemalloc, so every entry still held
-    at the end, key and state included, was allocated while tracing. The hash table
-    itself was sized before, so its size (sys.getsizeof) is added.
+    ``max_keys`` + 10 % run under tracemalloc. Keys are distinct, so each of those
+    evicts an older entry: every entry still held at the end, key and state included,
+    was allocated while tracing. The hash table was sized before, so its size
+    (sys.getsizeof) is added.
     """
     now = [0.0]
     spec = LimitSpec("per-ip", algorithm, 10, 1.0, 10, max_keys)  # type: ignore[arg-type]
     rl = LocalRateLimiter(spec, lambda: now[0])
-    traced_from = distinct - max(TRACED_KEYS, 2 * max_keys)
+    traced_from = distinct - max_keys - max_keys // 10
     for i in range(traced_from):
         now[0] = i * 1e-6
         rl.hit(_ip(i))

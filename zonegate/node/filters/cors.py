@@ -94,7 +94,7 @@ class CorsFilter:
             headers.append((VARY, b"Access-Control-Request-Headers"))
         return LocalReply(204, "", headers=headers, body=b"", content_type=b"text/plain")
 
-    async def on_response(self, ctx: RequestContext, resp: ResponseHead) -> None:
+    def on_response(self, ctx: RequestContext, resp: ResponseHead) -> None:
         attributes = ctx.attributes
         origin = attributes.get(CORS_ORIGIN_ATTRIBUTE) if attributes else None
         if not isinstance(origin, bytes):

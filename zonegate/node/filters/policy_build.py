@@ -25,7 +25,12 @@ from zonegate.node.compose.plan import PlanError, plan_aggregate
 from zonegate.node.filters.aggregate import AggregateFilter
 from zonegate.node.filters.auth_common import ConsumerHeaderFilter
 from zonegate.node.filters.auth_jwt import JwtAuthFilter
-from zonegate.node.filters.auth_key import ApiKeyAuthFilter, Credential, credentials_by_id
+from zonegate.node.filters.auth_key import (
+    ApiKeyAuthFilter,
+    Credential,
+    KdfApiKeyAuthFilter,
+    credentials_by_id,
+)
 from zonegate.node.filters.authz import AuthzFilter
 from zonegate.node.filters.base import Filter
 from zonegate.node.filters.cors import CorsFilter
@@ -117,6 +122,7 @@ class _Snapshot:
         policies = config.policies
         deps.state.verified_keys.max_size = policies.api_key_cache_size
         self.credentials: dict[str, Credential] = credentials_by_id(config.consumers)
+        self.slow_credentials = any(c.stored.slow for c in self.credentials.values())
         self.consumer_groups = {c.name: frozenset(c.groups) for c in config.consumers}
         self.client = ClientKey(
             ClientIpResolver(policies.trusted_proxies), policies.ipv6_key_prefix
@@ -160,7 +166,8 @@ def build_route_filters(
         filters.append(CorsFilter(policies.cors))
     auth = policies.auth
     if isinstance(auth, ApiKeyAuth):
-        filters.append(ApiKeyAuthFilter(auth, shared.credentials, deps.state, deps.observer))
+        key_filter = KdfApiKeyAuthFilter if shared.slow_credentials else ApiKeyAuthFilter
+        filters.append(key_filter(auth, shared.credentials, deps.state, deps.observer))
     elif isinstance(auth, JwtAuth):
         filters.append(JwtAuthFilter(auth, shared.validator(auth, deps), deps.observer))
     if policies.authz is not None:

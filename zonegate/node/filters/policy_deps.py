@@ -74,6 +74,8 @@ class PolicyState:
         """sha256(presented key) -> the stored hash it verified against."""
         self.failed_keys: BoundedLRU[bytes, str] = BoundedLRU(FAILED_KEY_CACHE)
         """sha256(presented key) -> the stored hash it failed against."""
+        self.pending_verifications: dict[tuple[bytes, str], asyncio.Future[bool]] = {}
+        """Key derivations in flight, so a burst with one new key runs the KDF once."""
         self.limiters = LocalLimiterRegistry(clock)
         self._kdf_slots: asyncio.Semaphore | None = None
         self._snapshot: object | None = None

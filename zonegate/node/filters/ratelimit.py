@@ -106,7 +106,7 @@ class RateLimitFilter:
 class RateLimitHeadersFilter(RateLimitFilter):
     """Also puts RateLimit-* on allowed responses (only built when a limit asks for it)."""
 
-    async def on_response(self, ctx: RequestContext, resp: ResponseHead) -> None:
+    def on_response(self, ctx: RequestContext, resp: ResponseHead) -> None:
         attributes = ctx.attributes
         decision = attributes.get(RATE_LIMIT_ATTRIBUTE) if attributes else None
         if isinstance(decision, Decision):

@@ -21,7 +21,7 @@ Value = bytes | Rendered
 
 
 class CompiledOps:
-    __slots__ = ("add", "dynamic", "remove", "set")
+    __slots__ = ("add", "drop", "dynamic", "remove", "set")
 
     def __init__(
         self, ops: HeaderOps, static: dict[str, str], client_ip: Callable[[Request], str]
@@ -34,26 +34,21 @@ class CompiledOps:
         self.add: tuple[tuple[bytes, Value], ...] = tuple(
             (n.encode("latin-1"), compile_template(v, static, getters)) for n, v in ops.add.items()
         )
+        self.drop = self.remove | {n for n, _ in self.set}
         self.dynamic = any(not isinstance(v, bytes) for _, v in (*self.set, *self.add))
 
     def empty(self) -> bool:
         return not (self.remove or self.set or self.add)
 
-    def render(self, ctx: RequestContext, req: Request) -> tuple[Headers, Headers]:
-        """(set, add) with every value rendered for this request."""
-        return (
-            [(n, v if isinstance(v, bytes) else v(ctx, req)) for n, v in self.set],
-            [(n, v if isinstance(v, bytes) else v(ctx, req)) for n, v in self.add],
-        )
+    def rendered(self, ctx: RequestContext, req: Request) -> Headers:
+        """The set and add headers, in that order, with values for this request."""
+        return [(n, v if isinstance(v, bytes) else v(ctx, req)) for n, v in (*self.set, *self.add)]
 
-    def apply(self, headers: Headers, set_values: Headers, add_values: Headers) -> None:
-        drop = self.remove
-        if set_values:
-            drop = drop | {n for n, _ in set_values}
+    def apply(self, headers: Headers, values: Headers) -> None:
+        drop = self.drop
         if drop:
             headers[:] = [(k, v) for k, v in headers if k not in drop]
-        headers.extend(set_values)
-        headers.extend(add_values)
+        headers.extend(values)
 
 
 class TransformFilter:
@@ -64,31 +59,40 @@ class TransformFilter:
     ) -> None:
         self.request_ops = CompiledOps(cfg.request_headers, static, client_ip)
         self.response_ops = CompiledOps(cfg.response_headers, static, client_ip)
-        self._static_response: tuple[Headers, Headers] | None = None
+        self._request_static: Headers | None = None
+        if not self.request_ops.dynamic:
+            self._request_static = [
+                (n, v)
+                for n, v in (*self.request_ops.set, *self.request_ops.add)
+                if isinstance(v, bytes)
+            ]
+        self._response_static: Headers | None = None
         if not self.response_ops.dynamic:
-            self._static_response = (
-                [(n, v) for n, v in self.response_ops.set if isinstance(v, bytes)],
-                [(n, v) for n, v in self.response_ops.add if isinstance(v, bytes)],
-            )
+            self._response_static = [
+                (n, v)
+                for n, v in (*self.response_ops.set, *self.response_ops.add)
+                if isinstance(v, bytes)
+            ]
+        self._request_empty = self.request_ops.empty()
 
     def on_request(self, ctx: RequestContext, req: Request) -> FilterResult:
-        ops = self.request_ops
-        if not ops.empty():
-            set_values, add_values = ops.render(ctx, req)
-            ops.apply(req.headers, set_values, add_values)
-        if self.response_ops.dynamic:
-            ctx.set_attribute(RESPONSE_VALUES_ATTRIBUTE, self.response_ops.render(ctx, req))
+        if not self._request_empty:
+            ops = self.request_ops
+            values = self._request_static
+            ops.apply(req.headers, values if values is not None else ops.rendered(ctx, req))
+        if self._response_static is None:
+            ctx.set_attribute(RESPONSE_VALUES_ATTRIBUTE, self.response_ops.rendered(ctx, req))
         return CONTINUE
 
 
 class ResponseTransformFilter(TransformFilter):
     """A transform with response header operations."""
 
-    async def on_response(self, ctx: RequestContext, resp: ResponseHead) -> None:
-        values = self._static_response
+    def on_response(self, ctx: RequestContext, resp: ResponseHead) -> None:
+        values = self._response_static
         if values is None:
             attributes = ctx.attributes
             values = attributes.get(RESPONSE_VALUES_ATTRIBUTE) if attributes else None
             if values is None:
-                values = ([], [])
-        self.response_ops.apply(resp.headers, values[0], values[1])
+                values = []
+        self.response_ops.apply(resp.headers, values)
