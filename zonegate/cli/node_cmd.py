@@ -122,6 +122,28 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     ops.add_argument("--tls-cert", default=None, metavar="FILE", help="PEM certificate chain")
     ops.add_argument("--tls-key", default=None, metavar="FILE", help="PEM private key")
+    coord = parser.add_argument_group("coordination (etcd)")
+    coord.add_argument(
+        "--etcd",
+        default=None,
+        metavar="HOST:PORT,...",
+        help="etcd endpoints: register this node, follow the cluster config (the file is the "
+        "start and the fallback while etcd is down), take service endpoints from discovery",
+    )
+    coord.add_argument(
+        "--advertise",
+        type=parse_hostport,
+        default=None,
+        metavar="HOST:PORT",
+        help="address registered in etcd for clients and the GLB (default: the listener's)",
+    )
+    coord.add_argument(
+        "--lease-ttl",
+        type=int,
+        default=3,
+        metavar="SECONDS",
+        help="TTL of the registration lease (default 3)",
+    )
     parser.set_defaults(handler=cmd_node)
     return parser
 
@@ -167,6 +189,9 @@ def cmd_node(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)
         return 2
+    if args.lease_ttl < 1:
+        print("error: --lease-ttl must be at least 1 second", file=sys.stderr)
+        return 2
     if args.workers > 1:
         return _run_workers(args)
     try:
@@ -187,6 +212,9 @@ def cmd_node(args: argparse.Namespace) -> int:
         port=port,
         reuse_port=args.reuse_port,
         settings=settings,
+        etcd=args.etcd,
+        advertise=f"{args.advertise[0]}:{args.advertise[1]}" if args.advertise else None,
+        lease_ttl=args.lease_ttl,
     )
     try:
         return run(config, options)

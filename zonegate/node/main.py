@@ -21,6 +21,7 @@ from zonegate.config.node import NodeSettings
 from zonegate.node.delivery.metrics import MirrorCollector
 from zonegate.node.ops.admin import AdminServer, AdminState, check_binding, load_admin_token
 from zonegate.node.ops.assembly import NodeOps
+from zonegate.node.ops.coordination import NodeCoordination
 from zonegate.node.ops.drain import DrainController
 from zonegate.node.ops.logs import setup_json_logging
 from zonegate.node.ops.tls import CertificateReloader
@@ -38,6 +39,11 @@ class NodeOptions:
     reuse_port: bool = False
     settings: NodeSettings | None = None
     """The node settings with command-line overrides (default: the config's)."""
+    etcd: str | None = None
+    """etcd endpoints (``host:port,...``): register, follow the config, discover services."""
+    advertise: str | None = None
+    """The address registered in etcd (default: the listener's)."""
+    lease_ttl: int = 3
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
@@ -67,6 +73,7 @@ class NodeProcess:
         self.admin = AdminServer(
             AdminState(self.node, self.ops.registry, self.admin_token, self.drain.request)
         )
+        self.coordination: NodeCoordination | None = None
         self.address: tuple[str, int] | None = None
         self.admin_address: tuple[str, int] | None = None
 
@@ -85,6 +92,26 @@ class NodeProcess:
         admin = self.settings.admin
         if admin.enabled:
             self.admin_address = await self.admin.start(admin.host, admin.port)
+        if options.etcd:
+            await self._start_coordination(options.etcd)
+
+    async def _start_coordination(self, endpoints: str) -> None:
+        """Register, follow the config and discover services; never waits for etcd."""
+        assert self.address is not None
+        admin = self.admin_address
+        coordination = NodeCoordination(
+            self.node,
+            endpoints,
+            address=self.options.advertise or f"{self.address[0]}:{self.address[1]}",
+            admin_address=f"{admin[0]}:{admin[1]}" if admin is not None else "",
+            registry=self.ops.registry,
+            lease_ttl=self.options.lease_ttl,
+        )
+        self.coordination = coordination
+        self.drain.before.append(coordination.before_drain)
+        self.admin.state.extra_status = coordination.status
+        self.admin.state.config_source = coordination.config_source
+        await coordination.start()
 
     def ready_line(self) -> str:
         assert self.address is not None
@@ -116,6 +143,8 @@ class NodeProcess:
             self.ops.writer.reopen()
 
     async def stop(self) -> None:
+        if self.coordination is not None:
+            await self.coordination.stop()
         await self.admin.stop()
         await self.node.stop()
         if self.tls is not None:
