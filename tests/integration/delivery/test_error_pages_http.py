@@ -113,8 +113,8 @@ async def test_every_gateway_error_gets_the_custom_body(gateway, backends) -> No
             ("GET", "/app/echo", {"x-limit": "1"}, 429, "rate_limited"),
             ("GET", "/app/reset", {}, 502, "upstream_reset"),
             ("GET", "/dead/x", {}, 503, "upstream_connect_failed"),
-            ("GET", "/delay/2000", {}, 504, "upstream_timeout"),
-            ("POST", "/delay/2000", {}, 504, "upstream_timeout"),
+            ("GET", "/delay/500", {}, 504, "upstream_timeout"),
+            ("POST", "/delay/500", {}, 504, "upstream_timeout"),
         ]
         for method, path, headers, status, code in cases:
             resp = await client.request(method, path, headers)
