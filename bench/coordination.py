@@ -61,7 +61,8 @@ async def spawn_leader(endpoints: list[str], cluster: str) -> asyncio.subprocess
     )  # fmt: skip
     assert proc.stdout is not None
     while True:
-        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        async with asyncio.timeout(30):
+            line = await proc.stdout.readline()
         if not line:
             raise RuntimeError("candidate process exited before leading")
         if json.loads(line)["event"] == "leader":

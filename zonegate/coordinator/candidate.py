@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import signal
 import sys
@@ -27,6 +26,7 @@ from zonegate.coordinator.election import DEFAULT_TTL, Election, fenced_txn
 from zonegate.coordinator.errors import EtcdUnavailableError, FencedError
 from zonegate.coordinator.etcd_types import Put
 from zonegate.coordinator.keys import Keys
+from zonegate.coordinator.tasks import cancel_and_wait
 
 
 def emit(event: str, **fields: Any) -> None:
@@ -74,9 +74,7 @@ async def main(args: argparse.Namespace) -> int:
             writer = asyncio.create_task(write_loop(election, args.fenced_key, args.write_interval))
         await stop.wait()
         if writer is not None:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+            await cancel_and_wait(writer)
         await election.resign()
         emit("resigned", name=args.name)
     return 0

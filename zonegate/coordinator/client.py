@@ -52,6 +52,7 @@ from zonegate.coordinator.etcd_types import (
     WatchEvent,
 )
 from zonegate.coordinator.metrics import CoordinatorMetrics, default_metrics
+from zonegate.coordinator.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -185,9 +186,7 @@ class EtcdClient:
     async def close(self) -> None:
         self._closed = True
         if self._probe_task is not None:
-            self._probe_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._probe_task
+            await cancel_and_wait(self._probe_task)
             self._probe_task = None
         client, self._client = self._client, None
         if client is not None:
@@ -205,7 +204,8 @@ class EtcdClient:
 
     async def _close_quietly(self, client: aetcd.Client) -> None:
         try:
-            await asyncio.wait_for(client.close(), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                await client.close()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -247,7 +247,9 @@ class EtcdClient:
             endpoint = self.current_endpoint
             attempts += 1
             try:
-                result = await asyncio.wait_for(fn(client), self.timeout)
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel
+                async with asyncio.timeout(self.timeout):
+                    result = await fn(client)
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if (task is not None and task.cancelling()) or client is self._client:
@@ -303,7 +305,7 @@ class EtcdClient:
 
     async def _probe_loop(self) -> None:
         assert self.probe_interval
-        while True:
+        while not self._closed:
             try:
                 await self.probe()
             except asyncio.CancelledError:
@@ -480,7 +482,8 @@ class EtcdClient:
         finally:
             if self._client is client:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(stream.cancel(), self.timeout)
+                    async with asyncio.timeout(self.timeout):
+                        await stream.cancel()
 
     async def _events(self, stream: Any, client: aetcd.Client) -> AsyncIterator[WatchEvent]:
         try:

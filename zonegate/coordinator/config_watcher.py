@@ -25,6 +25,7 @@ from zonegate.coordinator.client import EtcdClient
 from zonegate.coordinator.config_store import decode
 from zonegate.coordinator.etcd_types import EventKind, KeyValue, Resync
 from zonegate.coordinator.keys import Keys
+from zonegate.coordinator.tasks import cancel_and_wait
 from zonegate.coordinator.watch import watch_key
 from zonegate.errors import ConfigError
 
@@ -61,9 +62,7 @@ class ConfigWatcher:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def run(self) -> None:
         stream = watch_key(self.client, self.keys.config)
@@ -138,7 +137,8 @@ class ConfigWatcher:
                 await self._seen.wait_for(lambda: self.revision >= revision)
 
         try:
-            await asyncio.wait_for(wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await wait()
         except TimeoutError:
             return False
         return True
@@ -151,7 +151,8 @@ class ConfigWatcher:
                 await self._seen.wait_for(lambda: self.rejected_revision >= revision)
 
         try:
-            await asyncio.wait_for(wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await wait()
         except TimeoutError:
             return False
         return True

@@ -25,6 +25,7 @@ from zonegate.coordinator.client import EtcdClient
 from zonegate.coordinator.etcd_types import EventKind, KeyValue, Resync
 from zonegate.coordinator.keys import Keys
 from zonegate.coordinator.records import NodeInfo, ServiceEndpoint
+from zonegate.coordinator.tasks import cancel_and_wait
 from zonegate.coordinator.watch import watch_key
 
 log = logging.getLogger(__name__)
@@ -68,9 +69,7 @@ class PrefixWatcher(Generic[T]):
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     def _parse(self, kv: KeyValue) -> T | None:
         try:
@@ -136,7 +135,8 @@ class PrefixWatcher(Generic[T]):
                 )
             return self.current
 
-        return await asyncio.wait_for(wait(), timeout)
+        async with asyncio.timeout(timeout):
+            return await wait()
 
 
 def node_watcher(

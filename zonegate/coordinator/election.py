@@ -47,6 +47,7 @@ from zonegate.coordinator.etcd_types import (
 )
 from zonegate.coordinator.keys import Keys
 from zonegate.coordinator.lease import LeaseKeeper
+from zonegate.coordinator.tasks import cancel_and_wait
 from zonegate.coordinator.watch import watch_key
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,8 @@ class Election:
                 await self._state.wait_for(predicate)
 
         try:
-            await asyncio.wait_for(wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await wait()
         except TimeoutError:
             return False
         return True
@@ -196,9 +198,7 @@ class Election:
         """Stop campaigning and give leadership up at once (revoke the lease)."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         await self._set_token(0)
         keeper, self._keeper = self._keeper, None
         self._key = None
@@ -251,10 +251,7 @@ class Election:
                 task.result()  # raise what failed
         finally:
             for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                await cancel_and_wait(task)
 
     async def _follow(self, key: str, my_revision: int) -> None:
         """Track the candidates; lead when ours is the oldest; return if ours is gone."""

@@ -196,7 +196,8 @@ class EtcdCluster:
     """A 1- or 3- (any) member etcd cluster on loopback.
 
     ``hosts`` gives each member its own loopback address (``127.0.1.1`` ...);
-    by default all use ``127.0.0.1``. ``heartbeat_ms``/``election_ms`` tune
+    by default all use ``127.0.0.1``. ``names`` names the members (e.g. after
+    the zones they serve; default ``etcd0``, ``etcd1``...). ``heartbeat_ms``/``election_ms`` tune
     raft: the minimum lease TTL etcd grants is ``1.5 * election_ms`` rounded up
     to whole seconds, so tests that want 1 s leases use ``election_ms=500``.
     """
@@ -213,11 +214,14 @@ class EtcdCluster:
         election_ms: int = 1000,
         extra_args: Sequence[str] = (),
         name_prefix: str = "etcd",
+        names: Sequence[str] | None = None,
     ) -> None:
         if size < 1:
             raise ValueError("an etcd cluster needs at least one member")
         if hosts is not None and len(hosts) != size:
             raise ValueError(f"{size} members need {size} hosts, got {len(hosts)}")
+        if names is not None and (len(names) != size or len(set(names)) != size):
+            raise ValueError(f"{size} members need {size} distinct names, got {list(names)}")
         self.size = size
         self.hosts = list(hosts) if hosts is not None else ["127.0.0.1"] * size
         self.binary = binary or find_etcd_binary()
@@ -229,15 +233,16 @@ class EtcdCluster:
             f"--election-timeout={election_ms}",
             *extra_args,
         ]
-        self.name_prefix = name_prefix
+        self.names = (
+            list(names) if names is not None else [f"{name_prefix}{i}" for i in range(size)]
+        )
         self.token = f"zonegate-{os.getpid()}-{time.monotonic_ns()}"
         self.members: list[EtcdMember] = []
 
     # --- lifecycle ----------------------------------------------------------------
     def _new_members(self) -> list[EtcdMember]:
         members = []
-        for i, host in enumerate(self.hosts):
-            name = f"{self.name_prefix}{i}"
+        for name, host in zip(self.names, self.hosts, strict=True):
             data_dir = self.base_dir / f"{name}.data"
             members.append(EtcdMember(name, host, free_port(host), free_port(host), data_dir))
         return members
@@ -351,3 +356,10 @@ class EtcdCluster:
             if time.monotonic() > deadline:
                 raise EtcdStartError(f"no etcd leader after {timeout:.0f}s")
             time.sleep(0.05)
+
+    def index_of(self, name: str) -> int:
+        """Index of the member called ``name`` (ValueError lists the names)."""
+        for i, member in enumerate(self.members):
+            if member.name == name:
+                return i
+        raise ValueError(f"no etcd member {name!r} (members: {', '.join(self.names)})")

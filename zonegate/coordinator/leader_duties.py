@@ -13,7 +13,6 @@ if leadership moved on, etcd refuses it and this process stops acting.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -25,6 +24,7 @@ from zonegate.coordinator.errors import EtcdUnavailableError, NotLeaderError
 from zonegate.coordinator.etcd_types import Delete, Put
 from zonegate.coordinator.records import NodeInfo, ServiceEndpoint
 from zonegate.coordinator.summary import build_summary, stale_event_keys, stale_ratelimit_keys
+from zonegate.coordinator.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 Duty = Callable[[], Awaitable[None]]
@@ -63,9 +63,7 @@ class LeaderDuties:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def run(self) -> None:
         while True:

@@ -17,7 +17,6 @@ and a :class:`~zonegate.coordinator.records.ServiceEndpoint` under
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 from typing import Any
@@ -28,6 +27,7 @@ from zonegate.coordinator.errors import EtcdUnavailableError, LeaseNotFoundError
 from zonegate.coordinator.keys import Keys
 from zonegate.coordinator.lease import LeaseKeeper
 from zonegate.coordinator.records import NodeInfo, ServiceEndpoint
+from zonegate.coordinator.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 DEFAULT_TTL = 3
@@ -66,7 +66,8 @@ class Registration:
 
     async def wait_registered(self, timeout: float | None = None) -> bool:
         try:
-            await asyncio.wait_for(self._registered.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._registered.wait()
         except TimeoutError:
             return False
         return True
@@ -80,9 +81,7 @@ class Registration:
         """Stop renewing; with ``revoke`` the key disappears at once (drain)."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         keeper, self._keeper = self._keeper, None
         self._registered.clear()
         if keeper is not None and revoke:
@@ -139,9 +138,7 @@ class Registration:
                     self._changed.set()
                     await asyncio.sleep(backoff.next())
         finally:
-            renewing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewing
+            await cancel_and_wait(renewing)
 
 
 class NodeRegistration:

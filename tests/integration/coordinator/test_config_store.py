@@ -168,3 +168,29 @@ def test_cli_bad_file_and_unreachable_etcd(
     assert "Traceback" not in err
     assert main(["config", "history", "--etcd", "nonsense"]) == 2
     assert "invalid etcd endpoint" in capsys.readouterr().err
+
+
+async def test_fail_static_while_etcd_is_stopped_then_converges(
+    etcd_factory: Callable[..., EtcdCluster], cluster_name: str, metrics: CoordinatorMetrics
+) -> None:
+    cluster = etcd_factory(1)
+    keys = Keys(cluster_name)
+    async with (
+        EtcdClient(cluster.endpoints, timeout=0.5, probe_interval=0.2, metrics=metrics) as node,
+        EtcdClient(cluster.endpoints, metrics=metrics) as admin,
+    ):
+        watcher = ConfigWatcher(node, keys, lambda c, r: None)
+        watcher.start()
+        first, _ = await ConfigStore(admin, keys).apply(config(cluster_name, "one"))
+        assert await watcher.wait_for_revision(first.revision, 5)
+        cluster.stop_member(0)
+        await asyncio.sleep(1.0)  # etcd fully down: the node keeps its config
+        assert watcher.config is not None and watcher.config.node.zone == "one"
+        assert not node.reachable
+        await asyncio.to_thread(cluster.restart_member, 0)
+        back = asyncio.get_running_loop().time()
+        second, _ = await ConfigStore(admin, keys).apply(config(cluster_name, "two"))
+        assert await watcher.wait_for_revision(second.revision, 5)
+        assert asyncio.get_running_loop().time() - back < 2.0
+        assert watcher.config.node.zone == "two"
+        await watcher.stop()

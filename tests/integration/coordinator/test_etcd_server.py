@@ -76,3 +76,15 @@ def test_stopping_three_members_is_quick(etcd_factory: Callable[..., EtcdCluster
     cluster.stop()
     assert time.monotonic() - started < 2
     assert not any(m.running() for m in cluster.members)
+
+
+def test_members_on_their_own_loopback_addresses(
+    etcd_factory: Callable[..., EtcdCluster],
+) -> None:
+    hosts = ["127.0.1.1", "127.0.1.2", "127.0.1.3"]
+    cluster = etcd_factory(3, hosts=hosts, names=["eu", "us", "ap"])
+    assert [e.split(":")[0] for e in cluster.endpoints] == hosts
+    assert cluster.index_of("us") == 1
+    with pytest.raises(ValueError, match="members: eu, us, ap"):
+        cluster.index_of("mars")
+    assert cluster.members[cluster.leader_index()].healthy()
