@@ -36,6 +36,7 @@ COPY deploy/docker/healthcheck.py /usr/local/bin/zonegate-healthcheck
 ENV PATH=/opt/zonegate/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
+    MPLCONFIGDIR=/tmp/matplotlib \
     ZONEGATE_HEALTHCHECK_URL=http://127.0.0.1:9901/healthz
 USER 10001:10001
 WORKDIR /var/lib/zonegate

@@ -165,6 +165,17 @@ def test_three_zones_of_two_nodes_each_on_their_zone_network(compose: Mapping[st
         assert network.get("name", "").startswith("zonegate-"), "fixed names for network drills"
 
 
+def test_nodes_get_the_admin_token_the_config_names(compose: Mapping[str, Any]) -> None:
+    for name, service in zonegate_services(compose):
+        if parse_cli(command_of(service)).command != "node":
+            continue
+        token_file = cluster_config(compose, name).node.admin.token_file
+        assert token_file is not None, "a non-loopback admin listener needs a token"
+        secret = token_file.removeprefix("/run/secrets/")
+        assert secret in service["secrets"] or {"source": secret} in service["secrets"], name
+        assert service["environment"]["ZONEGATE_ADMIN_TOKEN_FILE"] == token_file
+
+
 def test_demo_backends_in_every_zone(compose: Mapping[str, Any]) -> None:
     cluster_name = cluster_config(compose, "node-eu-west-1a-1").cluster
     found = set()

@@ -266,6 +266,20 @@ def test_zone_services_are_the_glb_static_nodes(
     assert ports["http"] == cluster.node.listener.port
 
 
+def test_nodes_mount_the_admin_token_the_config_names(
+    k8s_example: Rendered, cluster: ClusterConfig
+) -> None:
+    node = by_kind(k8s_example, "Deployment")["zonegate-node"]
+    spec = pod_spec(node)
+    token_file = cluster.node.admin.token_file
+    assert token_file is not None and cluster.node.admin.host == "0.0.0.0"
+    directory, _, key = token_file.rpartition("/")
+    [mount] = [m for m in spec["containers"][0]["volumeMounts"] if m["mountPath"] == directory]
+    [volume] = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    secret = by_kind(k8s_example, "Secret")[volume["secret"]["secretName"]]
+    assert key in secret["stringData"]
+
+
 def test_disruption_budgets_cover_nodes_glb_and_etcd(k8s_example: Rendered) -> None:
     budgets = by_kind(k8s_example, "PodDisruptionBudget")
     covered = set()
