@@ -169,3 +169,4 @@ CONFIG_FRAGMENTS_DROPPED: Final = "zonegate_config_fragments_dropped"
 #: An upstream error answer a route replaced with the gateway's error body.
 ERR_UPSTREAM_ERROR: Final = "upstream_error"
 LABEL_TEAM: Final = "team"
+COMPOSITION_CALL_DURATION: Final = "zonegate_composition_call_duration_seconds"

@@ -132,7 +132,7 @@ class NodeMetrics:
             cv.DURATION_BUCKETS,
         )
         self.active = CounterCell()
-        self._families = (
+        self._families: tuple[CounterFamily | HistogramFamily, ...] = (
             self.requests,
             self.duration,
             self.retries,
@@ -187,6 +187,10 @@ class NodeMetrics:
         )
         info.labels(*self.base, __version__).set(1)
         self.draining.labels(*self.base).set(0)
+
+    def add_families(self, *families: CounterFamily | HistogramFamily) -> None:
+        """More cell families rendered with the node's (e.g. the policy counters)."""
+        self._families = (*self._families, *families)
 
     # --- per snapshot --------------------------------------------------------
     def snapshot_applied(self, snapshot: Snapshot) -> None:
