@@ -26,9 +26,16 @@ ETCD = "etcd"
 BACKEND = "backend"
 NODE = "node"
 GLB = "glb"
-KINDS = (ETCD, BACKEND, NODE, GLB)
-PHASES: dict[str, int] = {ETCD: 0, BACKEND: 1, NODE: 2, GLB: 3}
-PHASE_TITLES = {ETCD: "etcd", BACKEND: "demo backends", NODE: "gateway nodes", GLB: "GLB"}
+FAULTPROXY = "faultproxy"  # opt-in, placed by zonegate.chaos.links (local.fault_proxies)
+KINDS = (ETCD, FAULTPROXY, BACKEND, NODE, GLB)
+PHASES: dict[str, int] = {ETCD: 0, FAULTPROXY: 0, BACKEND: 1, NODE: 2, GLB: 3}
+PHASE_TITLES = {
+    ETCD: "etcd",
+    FAULTPROXY: "fault proxies",
+    BACKEND: "demo backends",
+    NODE: "gateway nodes",
+    GLB: "GLB",
+}
 
 PortPicker = Callable[[str, int], int]
 """``pick(host, wanted)``: ``wanted`` if non-zero (after checking it is free), else a free port."""

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from zonegate.chaos.links_spec import FaultProxies
 from zonegate.cluster.errors import ClusterSpecError
 from zonegate.config.base import Name, Port, Seconds, StrictModel
 from zonegate.config.loader import format_loc, parse_config, problems_of
@@ -100,6 +101,7 @@ class LocalSpec(StrictModel):
     glb: GlbSpec = GlbSpec()
     etcd: EtcdSpec = EtcdSpec()
     backends: list[BackendSpec] = Field(default_factory=_default_backends)
+    fault_proxies: FaultProxies = FaultProxies()
     start_timeout_s: Seconds = Field(default=30.0, description="per phase")
     stop_timeout_s: Seconds = Field(default=10.0, description="SIGKILL after this")
 

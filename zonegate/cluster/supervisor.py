@@ -22,6 +22,7 @@ from types import TracebackType
 
 import aiohttp
 
+from zonegate.chaos import links as fault_links
 from zonegate.cluster import events as ev
 from zonegate.cluster.configapply import apply_gateway_config
 from zonegate.cluster.errors import ClusterError, ProcessStartError
@@ -143,6 +144,7 @@ class Supervisor:
             etcd_token=f"zonegate-{os.getpid()}-{secrets.token_hex(4)}",
         )
         plan = build_plan(inputs, self.pick_port)
+        plan = fault_links.apply(plan, self.file, self.run_dir, self.pick_port)
         try:
             parse_config(plan.gateway)
         except ConfigError as exc:
