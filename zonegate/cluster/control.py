@@ -11,6 +11,7 @@ Synchronous (urllib): call it through ``asyncio.to_thread`` from async code.
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -37,6 +38,7 @@ class ClusterControl:
         self.run_dir = Path(run_dir) if run_dir is not None else default_run_dir()
         self.timeout = timeout
         self._state = running_state(self.run_dir)
+        self.daemon: subprocess.Popen[bytes] | None = None  # set when this process started it
 
     # --- reading ------------------------------------------------------------------
     def state(self) -> ClusterState:
@@ -60,11 +62,17 @@ class ClusterControl:
         """Where clients send traffic: the GLB replicas (or the nodes when there is no GLB)."""
         return list(self._state.entry_points)
 
-    def url(self, name: str | None = None) -> str:
-        """URL of a process (``glb-1``, ``eu-west-1a-2``...), or of the entry point."""
-        if name is None:
+    def url(self, name: str | None = None, *, admin: bool = False) -> str:
+        """URL of a process (``glb-1``, ``eu-west-1a-2``...) or its admin listener; default:
+        the entry point (the first GLB)."""
+        if name is None and not admin:
             return self.entry_points()[0]
-        return self._state.process(self.names(name)[0]).url
+        info = self._state.process(self.names(name or "glb")[0])
+        if admin:
+            if not info.admin:
+                raise ControlError(f"{info.name} has no admin listener")
+            return f"http://{info.admin}"
+        return info.url
 
     @property
     def etcd_endpoints(self) -> list[str]:
@@ -148,9 +156,12 @@ class ClusterControl:
         return [b.name for b in backends]
 
     # --- stopping -----------------------------------------------------------------------
-    def down(self) -> Iterator[ev.Event]:
-        """Stop the cluster; yields the shutdown's events until it is done."""
-        yield from stream_down(self._state, self.timeout)
+    def down(self) -> list[ev.Event]:
+        """Stop the cluster (reverse order, drained); returns the shutdown's events."""
+        events = list(stream_down(self._state, self.timeout))
+        if self.daemon is not None:
+            self.daemon.wait()
+        return events
 
     # --- plumbing -----------------------------------------------------------------------
     def _ctl(self, verb: str, target: str) -> list[str]:

@@ -31,12 +31,15 @@ def detect_features() -> Features:
     node = _flags(commands.get("node"))
     glb = commands.get("glb")
     backend = _flags(commands.get("demo-backend"))
+    slo = commands.get("slo")
+    slo_serve = slo is not None and "serve" in _subcommands(slo)
     return Features(
         node_admin="--admin" in node,
         node_etcd="--etcd" in node,
         glb=glb is not None,
         glb_flags=_flags(glb),
         backend_etcd="--etcd" in backend,
+        slo_serve=slo_serve,
     )
 
 

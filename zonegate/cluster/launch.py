@@ -14,6 +14,7 @@ MODULES = {
     "node": "zonegate.cli.node_cmd",
     "glb": "zonegate.cli.glb_cmd",
     "demo-backend": "zonegate.cli.demo_backend_cmd",
+    "slo": "zonegate.cli.slo_cmd",
 }
 
 

@@ -26,16 +26,20 @@ ETCD = "etcd"
 BACKEND = "backend"
 NODE = "node"
 GLB = "glb"
+DASHBOARD = "dashboard"
 FAULTPROXY = "faultproxy"  # opt-in, placed by zonegate.chaos.links (local.fault_proxies)
-KINDS = (ETCD, FAULTPROXY, BACKEND, NODE, GLB)
-PHASES: dict[str, int] = {ETCD: 0, FAULTPROXY: 0, BACKEND: 1, NODE: 2, GLB: 3}
+KINDS = (ETCD, FAULTPROXY, BACKEND, NODE, GLB, DASHBOARD)
+PHASES: dict[str, int] = {ETCD: 0, FAULTPROXY: 0, BACKEND: 1, NODE: 2, GLB: 3, DASHBOARD: 4}
 PHASE_TITLES = {
     ETCD: "etcd",
     FAULTPROXY: "fault proxies",
     BACKEND: "demo backends",
     NODE: "gateway nodes",
     GLB: "GLB",
+    DASHBOARD: "SLO dashboard",
 }
+
+COOKIE_KEY_FILE = "glb-cookie.key"
 
 PortPicker = Callable[[str, int], int]
 """``pick(host, wanted)``: ``wanted`` if non-zero (after checking it is free), else a free port."""
@@ -50,6 +54,7 @@ class Features:
     glb: bool = False
     glb_flags: frozenset[str] = frozenset()
     backend_etcd: bool = True
+    slo_serve: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,9 +141,13 @@ def build_plan(inputs: PlanInputs, pick: PortPicker) -> Plan:
     config_path = str(inputs.run_dir / "gateway.json")
     nodes = _nodes(inputs, pick, endpoints, config_path)
     glbs = _glbs(inputs, pick, endpoints, config_path) if inputs.features.glb else []
+    dashboard = []
+    if inputs.features.slo_serve and local.dashboard.enabled:
+        dashboard = [_dashboard(inputs, pick, endpoints, [*nodes, *glbs])]
     gateway = render_gateway(inputs.file, backends, nodes)
     initial = etcd[0].extra["initial_cluster"] if etcd else ""
-    return Plan(cluster, (*etcd, *backends, *nodes, *glbs), gateway, endpoints, initial)
+    processes = (*etcd, *backends, *nodes, *glbs, *dashboard)
+    return Plan(cluster, processes, gateway, endpoints, initial)
 
 
 def _etcd_members(inputs: PlanInputs, pick: PortPicker) -> list[ProcessSpec]:
@@ -304,6 +313,8 @@ def _glbs(
             health = HealthCheck("http", url=f"http://{admin}{path}")
         if "--etcd" in flags and etcd:
             argv += ["--etcd", ",".join(etcd)]
+        if "--cookie-key-file" in flags:
+            argv += ["--cookie-key-file", str(inputs.run_dir / COOKIE_KEY_FILE)]
         out.append(
             ProcessSpec(
                 name=name,
@@ -318,6 +329,32 @@ def _glbs(
             )
         )
     return out
+
+
+def _dashboard(
+    inputs: PlanInputs, pick: PortPicker, etcd: Sequence[str], scraped: Sequence[ProcessSpec]
+) -> ProcessSpec:
+    """``zonegate slo serve``: scrapes the GLBs' and nodes' /metrics, shows SLOs and budgets."""
+    local = inputs.file.local
+    host = shared_host(local.shared_addresses, 1)
+    port = pick(host, local.dashboard.port)
+    argv = [*inputs.zonegate, "slo", "serve", "--host", host, "--port", str(port)]
+    argv += ["--db", str(inputs.run_dir / "slo.db")]
+    for process in scraped:
+        if process.admin and not (process.kind == NODE and inputs.features.node_etcd):
+            argv += ["--target", f"http://{process.admin}/metrics"]
+    if etcd:
+        argv += ["--etcd", ",".join(etcd), "--cluster", inputs.file.cluster_name]
+    return ProcessSpec(
+        name="dashboard",
+        kind=DASHBOARD,
+        zone="",
+        region="",
+        argv=tuple(argv),
+        host=host,
+        port=port,
+        health=HealthCheck("http", url=f"http://{host}:{port}/healthz"),
+    )
 
 
 def render_gateway(

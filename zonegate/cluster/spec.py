@@ -86,6 +86,13 @@ class BackendSpec(StrictModel):
     port: Port = 0
 
 
+class DashboardSpec(StrictModel):
+    """The SLO dashboard (``zonegate slo serve``), when that command exists."""
+
+    enabled: bool = True
+    port: Port = 0
+
+
 def _default_backends() -> list[BackendSpec]:
     return [BackendSpec(service=s) for s in DEMO_SERVICES]
 
@@ -101,6 +108,7 @@ class LocalSpec(StrictModel):
     glb: GlbSpec = GlbSpec()
     etcd: EtcdSpec = EtcdSpec()
     backends: list[BackendSpec] = Field(default_factory=_default_backends)
+    dashboard: DashboardSpec = DashboardSpec()
     fault_proxies: FaultProxies = FaultProxies()
     start_timeout_s: Seconds = Field(default=30.0, description="per phase")
     stop_timeout_s: Seconds = Field(default=10.0, description="SIGKILL after this")
@@ -149,11 +157,15 @@ class ClusterFile(StrictModel):
         return str(self.gateway.get("cluster", "zonegate"))
 
 
+def _gateway_path(problem: str) -> str:
+    return f"gateway {problem}" if problem.startswith("(") else f"gateway.{problem}"
+
+
 def _gateway_problems(file: ClusterFile) -> list[str]:
     try:
         config = file.gateway_config()
     except ConfigError as exc:
-        return [f"gateway.{p}" if not p.startswith("(") else f"gateway {p}" for p in exc.problems]
+        return [_gateway_path(p) for p in exc.problems]
     problems: list[str] = []
     zones = {z.name for z in file.local.zones}
     services = {b.service for b in file.local.backends}
@@ -178,7 +190,14 @@ def parse_cluster_file(data: Any, source: str = "<cluster file>") -> ClusterFile
     try:
         file = ClusterFile.model_validate(data)
     except ValidationError as exc:
-        raise ClusterSpecError(problems_of(exc)) from None
+        problems = problems_of(exc)
+        gateway = data.get("gateway")
+        if isinstance(gateway, dict):  # report the gateway's problems in the same run
+            try:
+                parse_config(gateway)
+            except ConfigError as gateway_exc:
+                problems += [_gateway_path(p) for p in gateway_exc.problems]
+        raise ClusterSpecError(problems) from None
     problems = _gateway_problems(file)
     if problems:
         raise ClusterSpecError(problems)

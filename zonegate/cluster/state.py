@@ -57,6 +57,7 @@ class ClusterState:
     processes: list[ProcessInfo] = field(default_factory=list)
     entry_points: list[str] = field(default_factory=list)
     ready_seconds: float | None = None
+    phase_seconds: dict[str, float] = field(default_factory=dict)
     version: int = STATE_VERSION
 
     def to_json(self) -> str:

@@ -56,10 +56,14 @@ def print_summary(state: ClusterState, console: Console, *, foreground: bool) ->
     zones = sorted({p.zone for p in procs if p.zone})
     regions = sorted({p.region for p in procs if p.region})
     took = f" in {state.ready_seconds:.1f}s" if state.ready_seconds is not None else ""
+    phases = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in state.phase_seconds.items())
     console.print(
         f"\n[bold green]zonegate cluster {state.cluster!r} is up{took}[/] "
-        f"({len(zones)} zones in {len(regions)} regions, {len(procs)} processes)\n"
+        f"({len(zones)} zones in {len(regions)} regions, {len(procs)} processes)"
     )
+    if phases:
+        console.print(f"  [dim]{phases}[/]")
+    console.print()
     glbs = [p for p in procs if p.kind == "glb"]
     rows: list[tuple[str, str]] = []
     if glbs:
@@ -69,6 +73,8 @@ def print_summary(state: ClusterState, console: Console, *, foreground: bool) ->
             rows.append(("GLB status", "  ".join(admins)))
     else:
         rows.append(("entry points (nodes)", "  ".join(state.entry_points)))
+    for dashboard in (p for p in procs if p.kind == "dashboard"):
+        rows.append(("SLO dashboard", f"{dashboard.url}/"))
     for zone in zones:
         nodes = [p.url for p in procs if p.zone == zone and p.kind == "node"]
         rows.append((f"nodes {zone}", "  ".join(nodes)))

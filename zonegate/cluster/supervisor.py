@@ -28,6 +28,7 @@ from zonegate.cluster.configapply import apply_gateway_config
 from zonegate.cluster.errors import ClusterError, ProcessStartError
 from zonegate.cluster.health import probe
 from zonegate.cluster.plan import (
+    COOKIE_KEY_FILE,
     KINDS,
     PHASE_TITLES,
     Features,
@@ -84,6 +85,7 @@ class Supervisor:
         self.status = "starting"
         self.started_at = time.time()
         self.ready_seconds: float | None = None
+        self.phase_seconds: dict[str, float] = {}
         self.plan: Plan | None = None
         self.processes: dict[str, ManagedProcess] = {}
         self.lock = asyncio.Lock()
@@ -122,7 +124,12 @@ class Supervisor:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         for stale in ("logs", "etcd"):
             shutil.rmtree(self.run_dir / stale, ignore_errors=True)
+        for stale_file in ("slo.db", COOKIE_KEY_FILE):
+            (self.run_dir / stale_file).unlink(missing_ok=True)
         self.log_dir.mkdir()
+        key = os.open(self.run_dir / COOKIE_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(key, "w") as handle:  # signs the GLBs' affinity cookies, shared by all
+            handle.write(secrets.token_urlsafe(32))
         binary = self.etcd_binary
         if binary is None and self.file.local.etcd.enabled:
             try:
@@ -175,11 +182,15 @@ class Supervisor:
         try:
             for kind in KINDS:
                 group = [m for m in self.processes.values() if m.spec.kind == kind]
+                phase_began = time.monotonic()
                 if group:
                     self.emit(ev.Event(ev.PHASE, name=PHASE_TITLES[kind]))
                     await self._start_group(group, self.file.local.start_timeout_s)
+                    self.phase_seconds[kind] = round(time.monotonic() - phase_began, 2)
                 if kind == "etcd":
+                    phase_began = time.monotonic()
                     await self._apply_config(plan)
+                    self.phase_seconds["config"] = round(time.monotonic() - phase_began, 2)
         except BaseException:
             self.status = "failed"
             await self.shutdown()
@@ -221,6 +232,7 @@ class Supervisor:
                 else:
                     await asyncio.gather(*(self._stop_one(m) for m in group))
         shutil.rmtree(self.run_dir / "etcd", ignore_errors=True)
+        (self.run_dir / COOKIE_KEY_FILE).unlink(missing_ok=True)
         self._finished = True
         remove_state(self.run_dir)
         self.emit(ev.Event(ev.STOPPED))
@@ -362,6 +374,7 @@ class Supervisor:
             processes=infos,
             entry_points=entry,
             ready_seconds=self.ready_seconds,
+            phase_seconds=dict(self.phase_seconds),
         )
 
     def write_state(self) -> None:

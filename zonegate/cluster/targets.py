@@ -16,6 +16,7 @@ KIND_ALIASES = {
     "nodes": "node",
     "glb": "glb",
     "glbs": "glb",
+    "dashboard": "dashboard",
 }
 
 
