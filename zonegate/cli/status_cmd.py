@@ -73,11 +73,18 @@ def _published_at(value: bytes) -> float | None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from zonegate.cluster.status import local_cluster, local_json, render_local
+
+    local = local_cluster(args)  # `zonegate up`'s cluster: its etcd by default, its processes
+    if local is not None and not args.json:
+        render_local(local)
     keys = keys_of(args)
 
     async def run(client: EtcdClient) -> int:
         status = await collect(client, keys)
         status["cluster"] = keys.cluster
+        if local is not None:
+            status["local"] = local_json(local)
         if args.json:
             json.dump(status, sys.stdout, indent=2, sort_keys=True)
             print()
