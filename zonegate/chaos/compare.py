@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from zonegate.chaos.report import DrillReport, fmt_ms, fmt_ratio, fmt_seconds
+from zonegate.chaos.report import DrillReport, fmt_budget, fmt_ms, fmt_ratio, fmt_seconds
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,8 @@ def _delta(a: float | None, b: float | None, fmt: Callable[[Any], str]) -> str:
     diff = b - a
     if fmt is fmt_ratio:
         return f"{diff * 100:+.3f} pp"
+    if fmt is fmt_budget:
+        return f"{diff * 100:+.3g} pp"
     if fmt is fmt_seconds:
         return f"{diff:+.3f} s"
     if fmt is fmt_ms:

@@ -163,9 +163,14 @@ def fmt_ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f} ms"
 
 
+def fmt_budget(value: float | None) -> str:
+    """Budget shares are tiny for short drills: three significant digits of a percent."""
+    return "n/a" if value is None else f"{value * 100:.3g} %"
+
+
 def metric_rows(report: DrillReport) -> list[tuple[str, str]]:
     m = report.metrics
-    budget = fmt_ratio(m.error_budget_consumed, 4)
+    budget = fmt_budget(m.error_budget_consumed)
     if m.error_budget_consumed is not None:
         budget += f" of {m.error_budget_slo} ({m.error_budget_source})"
     return [
@@ -247,7 +252,7 @@ def render_markdown(report: DrillReport) -> str:
     else:
         out.append("- none defined")
     if report.served_during:
-        out += ["", "## Traffic during the fault (successful requests per zone)", ""]
+        out += ["", "## Served per zone, from the fault to the end of the observation", ""]
         out += [f"- {zone}: {count}" for zone, count in sorted(report.served_during.items())]
     if report.notes:
         out += ["", "## Notes", ""] + [f"- {n}" for n in report.notes]

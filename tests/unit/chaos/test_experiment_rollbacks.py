@@ -7,6 +7,7 @@ drill's requests are injected (no load, no sockets).
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import signal
@@ -98,7 +99,7 @@ def runner(
     options = RunOptions(
         out_dir=tmp_path / "report",
         drill="fake",
-        console=Console(file=open(os.devnull, "w"), force_terminal=False),  # noqa: SIM115
+        console=Console(file=io.StringIO(), force_terminal=False),
         records=records,
         annotate=False,
     )
