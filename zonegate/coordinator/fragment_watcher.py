@@ -1,0 +1,225 @@
+"""Follow the platform config and every team fragment; hand the node the merged config.
+
+A drop-in for :class:`~zonegate.coordinator.config_watcher.ConfigWatcher` when
+teams own route fragments: it watches the config key and the ``fragments/``
+prefix (each resumed across disconnects, re-read after compaction), and after
+every change merges them (:func:`~zonegate.coordinator.fragment_merge.merge`).
+
+- A bad fragment is dropped alone (logged, listed in :attr:`dropped`, counted
+  in ``zonegate_config_fragments_dropped``); every other team keeps its routes.
+- A bad platform config (or an ``on_config`` that raises) is refused as a
+  whole: the node keeps its last good merged config (fail-static).
+- The revision handed to ``on_config`` is the newest etcd revision among the
+  inputs (a fragment delete counts), so it only grows.
+- The first merge waits until both the config and the fragments were read,
+  so a starting node never serves the platform routes without the teams'.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import AsyncGenerator, Callable
+
+from prometheus_client import CollectorRegistry, Gauge
+
+from zonegate import conventions as cv
+from zonegate.config.model import ClusterConfig
+from zonegate.coordinator.client import EtcdClient
+from zonegate.coordinator.config_store import decode
+from zonegate.coordinator.config_watcher import OnConfig
+from zonegate.coordinator.etcd_types import EventKind, KeyValue, Resync, WatchEvent
+from zonegate.coordinator.fragment_merge import merge
+from zonegate.coordinator.fragments import decode_fragment, fragments_prefix
+from zonegate.coordinator.keys import Keys
+from zonegate.coordinator.watch import watch_key
+from zonegate.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+class MergedConfigWatcher:
+    """The last good merged config (platform + team fragments), kept current from etcd."""
+
+    def __init__(
+        self,
+        client: EtcdClient,
+        keys: Keys,
+        on_config: OnConfig,
+        *,
+        initial: ClusterConfig | None = None,
+        initial_revision: int = 0,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.client = client
+        self.keys = keys
+        self.on_config = on_config
+        self.config = initial
+        self.revision = initial_revision if initial is not None else 0
+        self.rejected_revision = 0
+        self.last_problems: list[str] = []
+        #: Teams whose fragment the current merge left out, with why.
+        self.dropped: dict[str, list[str]] = {}
+        self.teams: tuple[str, ...] = ()
+        self._platform: KeyValue | None = None
+        self._fragments: dict[str, KeyValue] = {}
+        self._latest = 0
+        self._synced: set[str] = set()
+        self._dirty = asyncio.Event()
+        self._seen = asyncio.Condition()
+        self._applied: tuple[object, ...] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._gauge = (
+            Gauge(
+                cv.CONFIG_FRAGMENTS_DROPPED,
+                "Team fragments left out of the node's merged config (invalid or conflicting).",
+                registry=registry,
+            )
+            if registry is not None
+            else None
+        )
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name="merged-config-watch")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._follow("config", watch_key(self.client, self.keys.config)))
+            prefix = fragments_prefix(self.keys)
+            group.create_task(
+                self._follow("fragments", watch_key(self.client, prefix, prefix=True))
+            )
+            group.create_task(self._rebuild_loop())
+
+    async def _follow(self, what: str, stream: AsyncGenerator[Resync | WatchEvent, None]) -> None:
+        async with contextlib.aclosing(stream):
+            async for item in stream:
+                if isinstance(item, Resync):
+                    revisions = [kv.mod_revision for kv in item.kvs.values()]
+                    self._latest = max([self._latest, *revisions])
+                    if what == "config":
+                        self._platform = item.kvs.get(self.keys.config, self._platform)
+                    else:
+                        self._fragments = dict(item.kvs)
+                    self._synced.add(what)
+                else:
+                    self._latest = max(self._latest, item.revision)
+                    self._event(what, item)
+                self._dirty.set()
+
+    def _event(self, what: str, event: WatchEvent) -> None:
+        if what == "config":
+            if event.kind is EventKind.PUT:
+                self._platform = event.kv
+            else:
+                log.warning("config_key_deleted: keeping revision %d", self.revision)
+        elif event.kind is EventKind.PUT:
+            self._fragments[event.kv.key] = event.kv
+        else:
+            self._fragments.pop(event.kv.key, None)
+
+    async def _rebuild_loop(self) -> None:
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            if self._synced == {"config", "fragments"}:
+                try:
+                    await self._rebuild()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # keep watching: the last good config stays
+                    log.exception("merge_failed revision=%d", self._latest)
+                    await self._reject(self._latest, [f"(node): merging failed: {exc!r}"])
+
+    async def _rebuild(self) -> None:
+        platform = self._platform
+        if platform is None:
+            return
+        revision = self._latest
+        fragments = [decode_fragment(self.keys, kv).input() for kv in self._fragments.values()]
+        try:
+            document = decode(platform).document
+            result = merge(document, fragments)
+            if result.config.cluster != self.keys.cluster:
+                theirs, ours = result.config.cluster, self.keys.cluster
+                raise ConfigError([f"cluster: {theirs!r} is not this cluster ({ours!r})"])
+        except ValueError as exc:
+            await self._reject(revision, [f"(top level): {exc}"])
+            return
+        except ConfigError as exc:
+            await self._reject(revision, exc.problems)
+            return
+        self._report_dropped(result.dropped)
+        key = (result.document, tuple(sorted(result.dropped)))
+        if key == self._applied:
+            return  # e.g. a fragment rewritten unchanged, or a change that was dropped again
+        try:
+            applied = self.on_config(result.config, revision)
+            if inspect.isawaitable(applied):
+                await applied
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("config_apply_failed revision=%d", revision)
+            await self._reject(revision, [f"(node): applying failed: {exc!r}"])
+            return
+        self._applied = key
+        self.config = result.config
+        self.revision = revision
+        self.teams = result.teams
+        self.client.metrics.config_updates.inc()
+        log.info("config_updated revision=%d teams=%s", revision, ",".join(result.teams) or "-")
+        await self._notify()
+
+    def _report_dropped(self, dropped: dict[str, list[str]]) -> None:
+        for team, problems in dropped.items():
+            if self.dropped.get(team) != problems:
+                log.error("fragment_dropped team=%s problems=%s", team, "; ".join(problems))
+        self.dropped = dropped
+        if self._gauge is not None:
+            self._gauge.set(len(dropped))
+
+    async def _reject(self, revision: int, problems: list[str]) -> None:
+        self.rejected_revision = revision
+        self.last_problems = problems
+        self.client.metrics.config_rejected.inc()
+        log.error(
+            "config_rejected revision=%d keeping=%d problems=%s",
+            revision,
+            self.revision,
+            "; ".join(problems),
+        )
+        await self._notify()
+
+    async def _notify(self) -> None:
+        async with self._seen:
+            self._seen.notify_all()
+
+    async def wait_for_revision(self, revision: int, timeout: float) -> bool:
+        """Wait until the merged config in force is at ``revision`` or later."""
+        return await self._wait(lambda: self.revision >= revision, timeout)
+
+    async def wait_for_rejection(self, revision: int, timeout: float) -> bool:
+        """Wait until ``revision`` (or a later one) has been refused."""
+        return await self._wait(lambda: self.rejected_revision >= revision, timeout)
+
+    async def _wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        async def wait() -> None:
+            async with self._seen:
+                await self._seen.wait_for(predicate)
+
+        try:
+            await asyncio.wait_for(wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
