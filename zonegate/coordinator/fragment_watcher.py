@@ -6,7 +6,9 @@ prefix (each resumed across disconnects, re-read after compaction), and after
 every change merges them (:func:`~zonegate.coordinator.fragment_merge.merge`).
 
 - A bad fragment is dropped alone (logged, listed in :attr:`dropped`, counted
-  in ``zonegate_config_fragments_dropped``); every other team keeps its routes.
+  in ``zonegate_config_fragments_dropped``); every other team keeps its routes,
+  and the team itself keeps its last good fragment when the node had one
+  (:attr:`stale`); a deleted fragment takes the team's routes away.
 - A bad platform config (or an ``on_config`` that raises) is refused as a
   whole: the node keeps its last good merged config (fail-static).
 - The revision handed to ``on_config`` is the newest etcd revision among the
@@ -22,6 +24,7 @@ import contextlib
 import inspect
 import logging
 from collections.abc import AsyncGenerator, Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge
 
@@ -31,7 +34,7 @@ from zonegate.coordinator.client import EtcdClient
 from zonegate.coordinator.config_store import decode
 from zonegate.coordinator.config_watcher import OnConfig
 from zonegate.coordinator.etcd_types import EventKind, KeyValue, Resync, WatchEvent
-from zonegate.coordinator.fragment_merge import merge
+from zonegate.coordinator.fragment_merge import FragmentInput, MergeResult, merge
 from zonegate.coordinator.fragments import decode_fragment, fragments_prefix
 from zonegate.coordinator.keys import Keys
 from zonegate.coordinator.watch import watch_key
@@ -63,6 +66,9 @@ class MergedConfigWatcher:
         #: Teams whose fragment the current merge left out, with why.
         self.dropped: dict[str, list[str]] = {}
         self.teams: tuple[str, ...] = ()
+        #: Teams whose newest fragment was dropped but whose last good one is served.
+        self.stale: dict[str, int] = {}
+        self._last_good: dict[str, FragmentInput] = {}
         self._platform: KeyValue | None = None
         self._fragments: dict[str, KeyValue] = {}
         self._latest = 0
@@ -149,7 +155,7 @@ class MergedConfigWatcher:
         fragments = [decode_fragment(self.keys, kv).input() for kv in self._fragments.values()]
         try:
             document = decode(platform).document
-            result = merge(document, fragments)
+            result = self._merge_keeping_last_good(document, fragments)
             if result.config.cluster != self.keys.cluster:
                 theirs, ours = result.config.cluster, self.keys.cluster
                 raise ConfigError([f"cluster: {theirs!r} is not this cluster ({ours!r})"])
@@ -174,12 +180,41 @@ class MergedConfigWatcher:
             await self._reject(revision, [f"(node): applying failed: {exc!r}"])
             return
         self._applied = key
+        current = {f.team: f for f in fragments}
+        self._last_good = {
+            team: current[team] if team not in self.stale else self._last_good[team]
+            for team in result.teams
+        }
         self.config = result.config
         self.revision = revision
         self.teams = result.teams
         self.client.metrics.config_updates.inc()
         log.info("config_updated revision=%d teams=%s", revision, ",".join(result.teams) or "-")
         await self._notify()
+
+    def _merge_keeping_last_good(
+        self, document: dict[str, Any], fragments: list[FragmentInput]
+    ) -> MergeResult:
+        """Merge; a team whose new fragment is dropped keeps its last good one, if any."""
+        result = merge(document, fragments)
+        current = {f.team: f for f in fragments}
+        stale = {
+            team: self._last_good[team]
+            for team in result.dropped
+            if team in self._last_good and team in current
+        }
+        self.stale = {}
+        if not stale:
+            return result
+        retry = merge(document, [stale.get(f.team, f) for f in fragments])
+        self.stale = {t: stale[t].revision for t in stale if t in retry.teams}
+        for team in self.stale:
+            log.warning(
+                "fragment_kept_last_good team=%s serving_revision=%d", team, stale[team].revision
+            )
+        dropped = {t: p for t, p in retry.dropped.items() if t not in stale}
+        dropped.update({t: result.dropped[t] for t in stale})
+        return MergeResult(retry.config, retry.document, retry.teams, dropped)
 
     def _report_dropped(self, dropped: dict[str, list[str]]) -> None:
         for team, problems in dropped.items():
