@@ -21,6 +21,7 @@ from zonegate.cli import (
     glb_cmd,
     logs_cmd,
     node_cmd,
+    routes_cmd,
     service_cmd,
     slo_cmd,
     status_cmd,
@@ -42,6 +43,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     ctl_cmd,
     demo_backend_cmd,
     drill_cmd,
+    routes_cmd,
 )
 
 Handler = Callable[[argparse.Namespace], int]
