@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import uvloop
+from prometheus_client import CollectorRegistry, generate_latest
 
 from zonegate.config.aggregate import Aggregate
 from zonegate.config.loader import parse_config
@@ -25,6 +26,7 @@ from zonegate.node.compose.upstream_send import cluster_sender
 from zonegate.node.filters.base import Filter
 from zonegate.node.filters.policy_build import build_route_filters
 from zonegate.node.filters.policy_deps import CountingPolicyObserver, PolicyDeps, PolicyState
+from zonegate.node.filters.policy_metrics import PrometheusPolicyObserver
 from zonegate.node.runtime import GatewayNode
 from zonegate.testing.backend import TestBackend
 
@@ -45,11 +47,35 @@ class ConfigView:
     routes: list[RouteView] = field(default_factory=list)
 
 
+class FanOut(CountingPolicyObserver):
+    """Counts in dicts and in Prometheus counters."""
+
+    def __init__(self, prometheus: PrometheusPolicyObserver) -> None:
+        super().__init__()
+        self.prometheus = prometheus
+
+    def auth_failed(self, route: str, method: str, reason: str) -> None:
+        super().auth_failed(route, method, reason)
+        self.prometheus.auth_failed(route, method, reason)
+
+    def rate_limit_decision(self, route: str, limit: str, decision: str) -> None:
+        super().rate_limit_decision(route, limit, decision)
+        self.prometheus.rate_limit_decision(route, limit, decision)
+
+    def composition_call(self, route: str, call: str, outcome: str, seconds: float) -> None:
+        super().composition_call(route, call, outcome, seconds)
+        self.prometheus.composition_call(route, call, outcome, seconds)
+
+
 @dataclass
 class PolicyGateway:
     node: GatewayNode
     observer: CountingPolicyObserver
     deps: PolicyDeps
+    registry: CollectorRegistry
+
+    def metrics_text(self) -> str:
+        return generate_latest(self.registry).decode()
 
     def url(self, path: str = "/") -> str:
         assert self.node.address is not None
@@ -123,7 +149,8 @@ async def policy_gateway() -> AsyncIterator[GatewayFactory]:
         **node_kwargs: Any,
     ) -> PolicyGateway:
         document = parse_config({"version": 1, **config})
-        observer = CountingPolicyObserver()
+        registry = CollectorRegistry()
+        observer = FanOut(PrometheusPolicyObserver(registry, "node-1", "zone-a"))
         holder: list[GatewayNode] = []
         deps = PolicyDeps(
             node="node-1",
@@ -146,7 +173,7 @@ async def policy_gateway() -> AsyncIterator[GatewayFactory]:
         holder.append(node)
         await node.start("127.0.0.1", 0)
         nodes.append(node)
-        return PolicyGateway(node, observer, deps)
+        return PolicyGateway(node, observer, deps, registry)
 
     yield make
     for node in nodes:

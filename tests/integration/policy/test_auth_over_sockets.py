@@ -101,7 +101,8 @@ async def test_api_key_401_403_and_success(
     outputs = [
         "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records),
         "\n".join(access.lines),
-        repr(gw.observer.__dict__),
+        repr(gw.observer.auth_failures),
+        metrics := gw.metrics_text(),
         repr(gw.deps.state.verified_keys._data),
         alice.model_dump_json() + bob.model_dump_json(),
     ]
@@ -111,6 +112,10 @@ async def test_api_key_401_403_and_success(
     assert gw.observer.auth_failures[("all", "api_key", "wrong_secret")] == 2
     assert gw.observer.auth_failures[("all", "authz", "not_allowed")] == 1
     assert any(getattr(r, "reason", "") == "wrong_secret" for r in caplog.records)
+    assert (
+        'zonegate_auth_failures_total{method="api_key",node="node-1",reason="wrong_secret",'
+        'route="all",zone="zone-a"} 2.0'
+    ) in metrics
 
 
 async def test_jwt_401_paths(
