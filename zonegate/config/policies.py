@@ -309,7 +309,9 @@ class Policies(StrictModel):
     ipv6_key_prefix: int = Field(
         default=64, ge=32, le=128, description="rate-limit IPv6 clients by this prefix length"
     )
-    api_key_cache_size: int = Field(default=10000, ge=0, le=1_000_000)
+    api_key_cache_size: int = Field(
+        default=10000, ge=0, le=1_000_000, description="verified scrypt-hashed keys remembered"
+    )
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -4,7 +4,9 @@ Parts are compiled once; per request building a key is a few attribute reads.
 Header values are hashed (blake2b, 128 bit): keys stay short whatever a client
 sends, and a limit keyed on a credential header never holds the credential.
 IPv6 clients are keyed by their /64 (configurable), since one host owns a
-whole prefix.
+whole prefix. Missing values are the empty string: anonymous requests share one
+``consumer`` bucket, requests without the header share one ``header:`` bucket
+(so leaving a header out never escapes a limit).
 """
 
 from __future__ import annotations
