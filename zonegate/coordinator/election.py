@@ -126,7 +126,10 @@ class Election:
     # --- state -----------------------------------------------------------------------
     @property
     def is_leader(self) -> bool:
-        return self._token != 0
+        """Elected, and the lease is surely alive right now (checked on every call, so
+        it turns false the moment a renewal is overdue, before the lease can expire)."""
+        keeper = self._keeper
+        return self._token != 0 and keeper is not None and keeper.alive()
 
     @property
     def fencing_token(self) -> int:
@@ -162,18 +165,17 @@ class Election:
             self._state.notify_all()
 
     async def _set_token(self, token: int) -> None:
-        was = self.is_leader
-        self._token = token
+        was, self._token = self._token != 0, token
         metrics = self.client.metrics
         metrics.is_leader.set(1 if token else 0)
         metrics.fencing_token.set(token)
-        if was != self.is_leader:
+        if was != (token != 0):
             log.info(
                 "leadership_%s name=%s token=%d", "acquired" if token else "lost", self.name, token
             )
             if self.on_leadership is not None:
                 try:
-                    result = self.on_leadership(self.is_leader)
+                    result = self.on_leadership(token != 0)
                     if inspect.isawaitable(result):
                         await result
                 except asyncio.CancelledError:
@@ -272,7 +274,7 @@ class Election:
                     return
                 keeper = self._keeper
                 ours = leader is not None and leader.key == key
-                if ours and keeper and keeper.alive() and not self.is_leader:
+                if ours and keeper and keeper.alive() and not self._token:
                     await self._set_token(my_revision)
 
     async def _guard(self, keeper: LeaseKeeper) -> None:

@@ -201,3 +201,36 @@ async def test_sigterm_resigns_the_subprocess(
     assert time.monotonic() - stopped < 1.5  # far below the 5 s TTL: resigned, not expired
     await eventually(lambda: old.saw("resigned"), 5)
     assert await asyncio.to_thread(old.proc.wait, 5) == 0
+
+
+async def test_never_two_leaders_while_the_etcd_leader_member_dies(
+    etcd_factory: Callable[..., EtcdCluster],
+    cluster_name: str,
+    metrics: CoordinatorMetrics,
+    eventually: Eventually,
+) -> None:
+    cluster = etcd_factory(3)
+    keys = Keys(cluster_name)
+    async with (
+        EtcdClient(cluster.endpoints, timeout=0.5, probe_interval=0.2, metrics=metrics) as ca,
+        EtcdClient(cluster.endpoints[::-1], timeout=0.5, probe_interval=0.2, metrics=metrics) as cb,
+    ):
+        a = Election(ca, keys, "a", ttl=2)
+        a.start()
+        assert await a.wait_until_leader(5)
+        b = Election(cb, keys, "b", ttl=2)
+        b.start()
+        await b.wait_for_leader(5)
+        both = 0
+        stop_at = time.monotonic() + 3
+        cluster.kill_member(cluster.leader_index())  # raft re-elects; leases carry over
+        while time.monotonic() < stop_at:
+            both += a.is_leader and b.is_leader
+            await asyncio.sleep(0.01)
+        assert both == 0
+        await eventually(lambda: a.is_leader or b.is_leader, 5, "a leader after the chaos")
+        leaders = [e for e in (a, b) if e.is_leader]
+        assert len(leaders) == 1
+        assert await leaders[0].leader_write(f"/{cluster_name}/after", "ok") > 0
+        await a.resign()
+        await b.resign()
