@@ -43,6 +43,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     ps.set_defaults(handler=cmd_ps)
     url = add("url", "URL of a process, or of the entry point (first GLB)")
     url.add_argument("name", nargs="?", default=None)
+    url.add_argument("--admin", action="store_true", help="the admin listener's URL")
     url.set_defaults(handler=cmd_url)
     for verb, help_text in PROCESS_VERBS.items():
         one = add(verb, help_text)
@@ -125,7 +126,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
 
 
 def cmd_url(args: argparse.Namespace) -> int:
-    return _run(args, lambda control: control.url(args.name))
+    return _run(args, lambda control: control.url(args.name, admin=args.admin))
 
 
 def cmd_process(args: argparse.Namespace) -> int:

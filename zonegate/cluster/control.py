@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from zonegate.cluster import events as ev
-from zonegate.cluster.errors import ClusterError, ControlError, NotRunningError
+from zonegate.cluster.errors import ControlError, NotRunningError, error_from_answer
 from zonegate.cluster.state import (
     ClusterState,
     ProcessInfo,
@@ -207,7 +207,7 @@ def _http(
             message, code = str(detail["message"]), str(detail["error"])
         except (ValueError, KeyError, TypeError):
             message, code = f"HTTP {exc.code} from {url}", "control_failed"
-        raise ClusterError(message, status=exc.code, code=code) from None
+        raise error_from_answer(code, message, exc.code) from None
     except (urllib.error.URLError, OSError) as exc:
         if supervisor_pid is not None and not pid_alive(supervisor_pid):
             raise NotRunningError("the cluster's supervisor is not running any more") from None

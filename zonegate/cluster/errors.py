@@ -63,3 +63,24 @@ class ControlError(ClusterError):
 
     status = 409
     code = "control_failed"
+
+
+_BY_CODE: dict[str, type[ClusterError]] = {
+    cls.code: cls
+    for cls in (
+        PortConflictError,
+        ProcessStartError,
+        AlreadyRunningError,
+        NotRunningError,
+        UnknownTargetError,
+        ControlError,
+    )
+}
+
+
+def error_from_answer(code: str, message: str, status: int) -> ClusterError:
+    """The error a control API answer describes, as its own class (for ``except``)."""
+    cls = _BY_CODE.get(code)
+    if cls is None:
+        return ClusterError(message, status=status, code=code)
+    return cls(message)

@@ -15,6 +15,7 @@ MODULES = {
     "glb": "zonegate.cli.glb_cmd",
     "demo-backend": "zonegate.cli.demo_backend_cmd",
     "slo": "zonegate.cli.slo_cmd",
+    "toxiproxy": "zonegate.cli.toxiproxy_cmd",
 }
 
 

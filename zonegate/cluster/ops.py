@@ -9,7 +9,7 @@ from zonegate.cluster import events as ev
 from zonegate.cluster.errors import ControlError, UnknownTargetError
 from zonegate.cluster.health import is_etcd_leader
 from zonegate.cluster.plan import ETCD, GLB, NODE
-from zonegate.cluster.process import RUNNING, ManagedProcess
+from zonegate.cluster.process import PAUSED, RUNNING, ManagedProcess
 from zonegate.cluster.supervisor import Supervisor
 from zonegate.cluster.targets import Member, resolve
 from zonegate.errors import ZonegateError
@@ -34,22 +34,25 @@ async def run_op(sup: Supervisor, verb: str, target: str) -> dict[str, Any]:
         raise ControlError(f"unknown verb {verb!r}; use one of {', '.join(VERBS)}")
     chosen = select(sup, target)
     async with sup.lock:
+        if verb == "drain":
+            chosen = [m for m in chosen if m.spec.kind in (NODE, GLB)] or chosen
+        if verb == "start":
+            chosen = [m for m in chosen if not m.alive()]
+        elif verb == "resume":
+            chosen = [m for m in chosen if m.alive() and m.state == PAUSED]
+        elif verb != "restart":
+            chosen = [m for m in chosen if m.alive()]
         if verb == "kill":
             for member in chosen:
                 member.kill()
         elif verb == "pause":
-            chosen = [m for m in chosen if m.alive()]
             for member in chosen:
                 member.pause()
         elif verb == "resume":
-            chosen = [m for m in chosen if m.alive()]
             for member in chosen:
                 member.resume()
-        elif verb == "stop":
+        elif verb in ("stop", "drain"):  # SIGTERM: nodes drain (readiness 503, deregister)
             await sup.stop_members(chosen)
-        elif verb == "drain":
-            chosen = [m for m in chosen if m.spec.kind in (NODE, GLB)] or chosen
-            await sup.stop_members(chosen)  # SIGTERM: readiness 503, deregister, finish, exit
         elif verb == "start":
             await _start(sup, chosen)
         else:  # restart

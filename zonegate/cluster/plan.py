@@ -29,7 +29,7 @@ GLB = "glb"
 DASHBOARD = "dashboard"
 FAULTPROXY = "faultproxy"  # opt-in, placed by zonegate.chaos.links (local.fault_proxies)
 KINDS = (ETCD, FAULTPROXY, BACKEND, NODE, GLB, DASHBOARD)
-PHASES: dict[str, int] = {ETCD: 0, FAULTPROXY: 0, BACKEND: 1, NODE: 2, GLB: 3, DASHBOARD: 4}
+PHASES: dict[str, int] = {ETCD: 0, FAULTPROXY: 0, BACKEND: 1, NODE: 2, GLB: 3, DASHBOARD: 3}
 PHASE_TITLES = {
     ETCD: "etcd",
     FAULTPROXY: "fault proxies",

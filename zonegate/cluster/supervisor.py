@@ -29,8 +29,10 @@ from zonegate.cluster.errors import ClusterError, ProcessStartError
 from zonegate.cluster.health import probe
 from zonegate.cluster.plan import (
     COOKIE_KEY_FILE,
+    ETCD,
     KINDS,
     PHASE_TITLES,
+    PHASES,
     Features,
     Plan,
     PlanInputs,
@@ -59,6 +61,19 @@ HEALTH_INTERVAL_S = 1.0
 def zonegate_command() -> tuple[str, ...]:
     """``zonegate`` for child processes (the fast launcher: one command module imported)."""
     return (sys.executable, "-m", "zonegate.cluster.launch")
+
+
+def phases(members: Iterable[ManagedProcess]) -> list[list[ManagedProcess]]:
+    """``members`` grouped by start phase, in start order (kinds of a phase start together)."""
+    by_phase: dict[int, list[ManagedProcess]] = {}
+    for member in members:
+        by_phase.setdefault(member.spec.phase, []).append(member)
+    return [by_phase[phase] for phase in sorted(by_phase)]
+
+
+def phase_title(group: Sequence[ManagedProcess]) -> str:
+    kinds = sorted({m.spec.kind for m in group}, key=KINDS.index)
+    return " + ".join(PHASE_TITLES[kind] for kind in kinds)
 
 
 class Supervisor:
@@ -180,14 +195,13 @@ class Supervisor:
         )
         self.write_state()
         try:
-            for kind in KINDS:
-                group = [m for m in self.processes.values() if m.spec.kind == kind]
+            for group in phases(self.processes.values()):
+                title = phase_title(group)
                 phase_began = time.monotonic()
-                if group:
-                    self.emit(ev.Event(ev.PHASE, name=PHASE_TITLES[kind]))
-                    await self._start_group(group, self.file.local.start_timeout_s)
-                    self.phase_seconds[kind] = round(time.monotonic() - phase_began, 2)
-                if kind == "etcd":
+                self.emit(ev.Event(ev.PHASE, name=title))
+                await self._start_group(group, self.file.local.start_timeout_s)
+                self.phase_seconds[title] = round(time.monotonic() - phase_began, 2)
+                if group[0].spec.phase == PHASES[ETCD]:
                     phase_began = time.monotonic()
                     await self._apply_config(plan)
                     self.phase_seconds["config"] = round(time.monotonic() - phase_began, 2)
@@ -224,13 +238,7 @@ class Supervisor:
             self.status = "stopping"
         self.emit(ev.Event(ev.STOPPING))
         async with self.lock:
-            for kind in reversed(KINDS):
-                group = [m for m in self.processes.values() if m.spec.kind == kind]
-                if kind == "etcd":
-                    for member in group:  # one by one: no leadership-transfer wait
-                        await self._stop_one(member)
-                else:
-                    await asyncio.gather(*(self._stop_one(m) for m in group))
+            await self.stop_members(self.processes.values())
         shutil.rmtree(self.run_dir / "etcd", ignore_errors=True)
         (self.run_dir / COOKIE_KEY_FILE).unlink(missing_ok=True)
         self._finished = True
@@ -290,17 +298,17 @@ class Supervisor:
 
     async def start_members(self, members: Iterable[ManagedProcess]) -> None:
         """Start stopped processes again (dependency order), each until healthy."""
-        down = [m for m in members if not m.alive()]
-        for kind in KINDS:
-            group = [m for m in down if m.spec.kind == kind]
-            if group:
-                await self._start_group(group, self.file.local.start_timeout_s)
+        for group in phases(m for m in members if not m.alive()):
+            await self._start_group(group, self.file.local.start_timeout_s)
 
     async def stop_members(self, members: Iterable[ManagedProcess]) -> None:
-        """Graceful stop (reverse dependency order, a group at a time)."""
-        members = list(members)
-        for kind in reversed(KINDS):
-            await asyncio.gather(*(self._stop_one(m) for m in members if m.spec.kind == kind))
+        """Graceful stop: reverse dependency order, a phase at a time; etcd members one
+        by one (stopping them together makes the leader wait for a leadership transfer)."""
+        for group in reversed(phases(members)):
+            members_etcd = [m for m in group if m.spec.kind == ETCD]
+            await asyncio.gather(*(self._stop_one(m) for m in group if m.spec.kind != ETCD))
+            for member in members_etcd:
+                await self._stop_one(member)
 
     # --- watching ------------------------------------------------------------------
     async def _monitor(self) -> None:

@@ -27,6 +27,7 @@ FULL = Features(
     node_etcd=True,
     glb=True,
     glb_flags=frozenset({"--id", "--admin", "--etcd"}),
+    slo_serve=True,
 )
 
 
@@ -44,7 +45,7 @@ def _plan(features: Features = FULL):
 def test_processes_in_dependency_order_with_zone_addresses() -> None:
     plan = _plan()
     kinds = [p.kind for p in plan.processes]
-    assert kinds == sorted(kinds, key=["etcd", "backend", "node", "glb"].index)
+    assert kinds == sorted(kinds, key=["etcd", "backend", "node", "glb", "dashboard"].index)
     assert len(plan.by_kind("etcd")) == 3
     assert len(plan.by_kind("backend")) == 9
     assert len(plan.by_kind("node")) == 6
@@ -59,6 +60,9 @@ def test_processes_in_dependency_order_with_zone_addresses() -> None:
     assert plan.get("etcd-us-east-1a").host == "127.0.3.50"
     assert plan.get("orders-eu-west-1b").host == "127.0.2.110"
     assert [g.host for g in plan.by_kind("glb")] == ["127.0.0.1", "127.0.0.2"]
+    dashboard = plan.get("dashboard")
+    scraped = [a for a in dashboard.argv if a.endswith("/metrics")]
+    assert scraped == [f"http://{g.admin}/metrics" for g in plan.by_kind("glb")]
 
 
 def test_etcd_members_form_one_cluster() -> None:
@@ -103,3 +107,18 @@ def test_rendered_gateway_has_endpoints_zones_regions_and_validates() -> None:
     assert config.glb.default_region == "eu-west-1"
     regions = {r.name: r.cidrs for r in config.regions}
     assert regions["us-east-1"] == ["127.0.3.0/24"]
+
+
+def test_phases_group_kinds_that_start_together() -> None:
+    from zonegate.cluster.process import ManagedProcess
+    from zonegate.cluster.supervisor import phase_title, phases
+
+    plan = _plan()
+    groups = phases(ManagedProcess(p, Path("/logs")) for p in reversed(plan.processes))
+    assert [phase_title(g) for g in groups] == [
+        "etcd",
+        "demo backends",
+        "gateway nodes",
+        "GLB + SLO dashboard",
+    ]
+    assert [len(g) for g in groups] == [3, 9, 6, 3]
