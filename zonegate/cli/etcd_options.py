@@ -85,8 +85,11 @@ def run_etcd_command(
     try:
         return asyncio.run(main())
     except EtcdUnavailableError as exc:
+        reason = exc.message
+        if reason.startswith("cannot reach etcd (") and reason.endswith(")"):
+            reason = reason[len("cannot reach etcd (") : -1]
         print(
-            f"error: cannot reach etcd at {', '.join(client.endpoints)}: {exc.message}\n"
+            f"error: cannot reach etcd at {', '.join(client.endpoints)}: {reason}\n"
             f"  start etcd, or point --etcd / ${ENV_ENDPOINTS} at a running one",
             file=sys.stderr,
         )

@@ -510,4 +510,6 @@ async def _rpc(call: Awaitable[T]) -> T:
 
 def _short(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
+    if "connection refused" in text.lower():
+        return "connection refused"
     return text if len(text) < 300 else text[:297] + "..."
