@@ -302,6 +302,15 @@ def _unknown(loc: tuple[str | int, ...], name: object, clusters: list[str]) -> l
 def route_delivery_problems(i: int, route: Mapping[str, Any], clusters: list[str]) -> list[Problem]:
     """Unknown clusters in one route's split, canary rules and mirror."""
     problems: list[Problem] = []
+    if route.get("upstream") is None and route.get("aggregate") is not None:
+        for key in ("split", "canary", "mirror"):
+            if route.get(key):
+                problems.append(
+                    (
+                        ("routes", i, key),
+                        f"{key} needs an upstream; an aggregate route composes its own calls",
+                    )
+                )
     split = route.get("split")
     if isinstance(split, Mapping):
         entries = split.get("clusters")
@@ -352,8 +361,10 @@ def delivery_problems(data: Mapping[str, Any]) -> list[Problem]:
 
 
 def route_clusters(route: Any) -> list[str]:
-    """Every cluster a validated route sends to (upstream, split, canaries), in order."""
-    names = [route.upstream]
+    """Every cluster a validated route sends to (upstream, split, canaries, composed calls)."""
+    names = [route.upstream] if getattr(route, "upstream", None) else []
+    aggregate = getattr(route, "aggregate", None)
+    names += [call.cluster for call in getattr(aggregate, "calls", None) or ()]
     split: TrafficSplit | None = getattr(route, "split", None)
     if split is not None:
         names += [c.cluster for c in split.clusters]

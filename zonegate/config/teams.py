@@ -233,7 +233,9 @@ def fragment_problems(
 def _reference_problems(
     i: int, route: Route, own: set[str], foreign: Mapping[str, str]
 ) -> list[Problem]:
-    refs: list[tuple[tuple[str | int, ...], str]] = [(("routes", i, "upstream"), route.upstream)]
+    refs: list[tuple[tuple[str | int, ...], str]] = []
+    if route.upstream is not None:
+        refs.append((("routes", i, "upstream"), route.upstream))
     if route.split is not None:
         refs += [
             (("routes", i, "split", "clusters", j, "cluster"), c.cluster)

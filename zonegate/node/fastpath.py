@@ -208,7 +208,7 @@ def try_fast(proxy: Proxy, client: ClientConnection, exchange: Exchange) -> bool
     chain = snapshot.chains[route.name]
     if not chain.all_sync:
         return False
-    cluster_name = route.config.upstream
+    cluster_name = route.config.upstream or ""
     delivery = snapshot.delivery.get(route.name) if snapshot.delivery else None
     if delivery is not None:
         if delivery.needs_identity:

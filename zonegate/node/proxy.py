@@ -118,7 +118,7 @@ class Proxy:
                 reply = LocalReply(404, cv.ERR_NO_ROUTE, f"no route for {req.method} {req.path}")
             else:
                 ctx.route = route.name
-                ctx.cluster = route.config.upstream
+                ctx.cluster = route.config.upstream or ""
                 chain = snapshot.chains[route.name]
                 if chain.hooks:
                     reply = await chain.on_request(ctx, req)
@@ -231,7 +231,7 @@ class Proxy:
     ) -> None:
         rc = route.config
         policy = rc.retry
-        cluster = snapshot.clusters[ctx.cluster or rc.upstream]
+        cluster = snapshot.clusters[ctx.cluster or rc.upstream or ""]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + rc.timeout_s
         body = RequestBody(req, body_stream, rc.buffer_bytes)

@@ -57,7 +57,7 @@ class RouteDelivery:
 
     def __init__(self, route: Route) -> None:
         self.route = route.name
-        self.default = route.upstream
+        self.default = route.upstream or ""
         self.canaries = tuple(CompiledCanary(rule) for rule in route.canary)
         #: A rule looks at the consumer: the choice waits for authentication.
         self.needs_identity = any(c.needs_identity for c in self.canaries)
@@ -108,5 +108,5 @@ def build_deliveries(routes: Sequence[Route]) -> dict[str, RouteDelivery]:
     return {
         route.name: RouteDelivery(route)
         for route in routes
-        if route.split is not None or route.canary or route.mirror is not None
+        if route.upstream and (route.split is not None or route.canary or route.mirror is not None)
     }
