@@ -12,6 +12,8 @@ from zonegate.config.base import Name, StrictModel
 from zonegate.config.delivery import ErrorPages, delivery_problems
 from zonegate.config.glb import GlbSettings, Region, Zone
 from zonegate.config.node import NodeSettings
+from zonegate.config.policies import Consumer, Policies
+from zonegate.config.policy_checks import policy_problems
 from zonegate.config.routes import Route
 from zonegate.config.teams import TeamDelegation, delegation_problems
 from zonegate.config.upstream import Cluster
@@ -50,10 +52,15 @@ class ClusterConfig(StrictModel):
     teams: list[TeamDelegation] = Field(
         default_factory=list, description="namespaces delegated to teams (route fragments)"
     )
+    consumers: list[Consumer] = Field(
+        default_factory=list, description="API consumers and their credentials (hashed)"
+    )
+    policies: Policies = Field(default_factory=Policies, description="policy defaults")
 
     @model_validator(mode="after")
     def _references(self) -> ClusterConfig:
         problems = reference_problems(self.model_dump())
+        problems += [CrossReferenceError(loc, msg) for loc, msg in policy_problems(self)]
         if problems:
             raise CrossReferenceErrors(problems)
         return self

@@ -7,8 +7,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from zonegate.config.aggregate import Aggregate
 from zonegate.config.base import Name, Ratio, Seconds, StrictModel
 from zonegate.config.delivery import CanaryRule, ErrorPages, Mirror, TrafficSplit
+from zonegate.config.policies import RoutePolicies
 
 RetryOn = Literal[
     "connect-failure", "reset", "5xx", "gateway-error", "retriable-status-codes", "timeout"
@@ -113,7 +115,9 @@ class RetryPolicy(StrictModel):
 class Route(StrictModel):
     name: Name
     match: RouteMatch = RouteMatch()
-    upstream: str = Field(description="name of the cluster to proxy to")
+    upstream: str | None = Field(
+        default=None, description="name of the cluster to proxy to (not for aggregate routes)"
+    )
     rewrite: Rewrite | None = None
     timeout_s: Seconds = 15.0
     retry: RetryPolicy = RetryPolicy()
@@ -130,6 +134,21 @@ class Route(StrictModel):
     canary: list[CanaryRule] = Field(default_factory=list, description="targeted canary rules")
     mirror: Mirror | None = Field(default=None, description="copy requests to a shadow cluster")
     error_pages: ErrorPages | None = Field(default=None, description="bodies of gateway errors")
+    # policies (zonegate.config.policies, zonegate.config.aggregate)
+    policies: RoutePolicies | None = Field(
+        default=None, description="auth, authz, rate limits, transforms, CORS (over defaults)"
+    )
+    aggregate: Aggregate | None = Field(
+        default=None, description="answer by composing several upstream calls"
+    )
+
+    @model_validator(mode="after")
+    def _target(self) -> Route:
+        if self.upstream is None and self.aggregate is None:
+            raise ValueError("a route needs an upstream cluster or an aggregate")
+        if self.upstream is not None and self.aggregate is not None:
+            raise ValueError("a route has either an upstream or an aggregate, not both")
+        return self
 
 
 __all__ = ["Ratio", "Route", "RouteMatch"]

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from zonegate.config.base import Name, Ratio, Seconds, StrictModel
+from zonegate.config.upstream_tls import UpstreamTls
 
 
 class Endpoint(StrictModel):
@@ -116,6 +117,7 @@ class Cluster(StrictModel):
     outlier_detection: OutlierDetection | None = OutlierDetection()
     circuit_breaker: CircuitBreaker = CircuitBreaker()
     pool: ConnectionPool = ConnectionPool()
+    tls: UpstreamTls | None = Field(default=None, description="TLS (and mTLS) to the upstream")
 
     @model_validator(mode="after")
     def _has_endpoints(self) -> Cluster:
