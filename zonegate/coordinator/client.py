@@ -1,4 +1,4 @@
-"""THE etcd client: the only module of zonegate that imports ``aetcd``.
+"""THE etcd client: with its adapter, the only code of zonegate that imports ``aetcd``.
 
 - every call has a timeout: ``timeout`` per attempt, and attempts stop after
   ``retry_for`` seconds (or after one round in which every endpoint refused
@@ -32,6 +32,15 @@ import aetcd.exceptions
 import aetcd.rpc
 import aetcd.utils
 
+from zonegate.coordinator.aetcd_adapter import (
+    GRPC_OPTIONS,
+    NEVER_SENT,
+    rpc,
+    short,
+    to_compare,
+    to_kv,
+    to_op,
+)
 from zonegate.coordinator.errors import (
     EtcdRequestError,
     EtcdUnavailableError,
@@ -40,12 +49,10 @@ from zonegate.coordinator.errors import (
 )
 from zonegate.coordinator.etcd_types import (
     Compare,
-    Delete,
     EventKind,
     KeyValue,
     Lease,
     MemberInfo,
-    Put,
     RangeResult,
     TxnOp,
     TxnResult,
@@ -58,16 +65,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_ENDPOINT = "127.0.0.1:2379"
-GRPC_OPTIONS: dict[str, Any] = {
-    # reconnect quickly once etcd is back (gRPC's default backoff grows to 120 s)
-    "grpc.initial_reconnect_backoff_ms": 100,
-    "grpc.min_reconnect_backoff_ms": 100,
-    "grpc.max_reconnect_backoff_ms": 1000,
-    # etcd refuses pings more often than every 5 s (--grpc-keepalive-min-time)
-    "grpc.keepalive_time_ms": 10_000,
-    "grpc.keepalive_timeout_ms": 3_000,
-}
-_NEVER_SENT = ("failed to connect", "connection refused", "no address", "dns resolution")
 
 
 def parse_endpoints(value: str | Sequence[str]) -> list[tuple[str, int]]:
@@ -88,44 +85,6 @@ def parse_endpoints(value: str | Sequence[str]) -> list[tuple[str, int]]:
     if not out:
         raise ValueError("no etcd endpoint given")
     return out
-
-
-def _kv(raw: Any) -> KeyValue:
-    return KeyValue(
-        key=bytes(raw.key).decode("utf-8", "replace"),
-        value=bytes(raw.value),
-        create_revision=int(raw.create_revision),
-        mod_revision=int(raw.mod_revision),
-        version=int(raw.version),
-        lease=int(raw.lease),
-    )
-
-
-def _compare(client: aetcd.Client, compare: Compare) -> Any:
-    kinds = {
-        "value": client.transactions.value,
-        "version": client.transactions.version,
-        "create": client.transactions.create,
-        "mod": client.transactions.mod,
-    }
-    target = kinds[compare.target](compare.key.encode())
-    if compare.op == "==":
-        return target == compare.value
-    if compare.op == "!=":
-        return target != compare.value
-    if compare.op == "<":
-        return target < compare.value
-    return target > compare.value
-
-
-def _op(client: aetcd.Client, op: TxnOp) -> Any:
-    key = op.key.encode()
-    end = aetcd.utils.prefix_range_end(key) if getattr(op, "prefix", False) else None
-    if isinstance(op, Put):
-        return client.transactions.put(key, op.value, lease=op.lease or None)
-    if isinstance(op, Delete):
-        return client.transactions.delete(key, range_end=end)
-    return client.transactions.get(key, range_end=end)
 
 
 class EtcdClient:
@@ -264,9 +223,9 @@ class EtcdClient:
                 if not retry_unknown:
                     break
             except aetcd.ConnectionFailedError as exc:
-                problems.append(f"{endpoint}: {_short(exc)}")
+                problems.append(f"{endpoint}: {short(exc)}")
                 await self._switch_from(client)
-                never_sent = any(s in str(exc).lower() for s in _NEVER_SENT)
+                never_sent = any(s in str(exc).lower() for s in NEVER_SENT)
                 refused_in_round += never_sent
                 if not retry_unknown and not never_sent:
                     break
@@ -276,7 +235,7 @@ class EtcdClient:
                     raise LeaseNotFoundError(str(exc)) from None
                 if client is self._client:
                     self._count(op, "error", reachable=True)
-                    raise EtcdRequestError(f"etcd {op} failed: {_short(exc)}") from None
+                    raise EtcdRequestError(f"etcd {op} failed: {short(exc)}") from None
                 problems.append(f"{endpoint}: connection closed")  # by a failover
             except Exception as exc:  # a channel closed under a running call
                 if client is self._client:
@@ -323,7 +282,7 @@ class EtcdClient:
 
         async def status(client: aetcd.Client) -> int:
             await client.connect()
-            response = await _rpc(
+            response = await rpc(
                 client.maintenancestub.Status(
                     aetcd.rpc.StatusRequest(), timeout=self.timeout, metadata=client.metadata
                 )
@@ -338,7 +297,7 @@ class EtcdClient:
     async def get(self, key: str) -> KeyValue | None:
         async def run(client: aetcd.Client) -> KeyValue | None:
             found = await client.get(key.encode())
-            return _kv(found) if found is not None else None
+            return to_kv(found) if found is not None else None
 
         return await self._call("get", run)
 
@@ -353,10 +312,12 @@ class EtcdClient:
                 range_end=aetcd.utils.prefix_range_end(raw) if prefix else None,
                 sort_order="ascend" if prefix else None,
             )
-            response = await _rpc(
+            response = await rpc(
                 client.kvstub.Range(request, timeout=self.timeout, metadata=client.metadata)
             )
-            return RangeResult(int(response.header.revision), tuple(_kv(kv) for kv in response.kvs))
+            return RangeResult(
+                int(response.header.revision), tuple(to_kv(kv) for kv in response.kvs)
+            )
 
         return await self._call("range", run)
 
@@ -399,15 +360,15 @@ class EtcdClient:
         async def run(client: aetcd.Client) -> TxnResult:
             await client.connect()
             request = aetcd.rpc.TxnRequest(
-                compare=[_compare(client, c).build_message() for c in compare],
-                success=client._ops_to_requests([_op(client, o) for o in success]),
-                failure=client._ops_to_requests([_op(client, o) for o in failure]),
+                compare=[to_compare(client, c).build_message() for c in compare],
+                success=client._ops_to_requests([to_op(client, o) for o in success]),
+                failure=client._ops_to_requests([to_op(client, o) for o in failure]),
             )
-            response = await _rpc(
+            response = await rpc(
                 client.kvstub.Txn(request, timeout=self.timeout, metadata=client.metadata)
             )
             gets = tuple(
-                tuple(_kv(kv) for kv in item.response_range.kvs)
+                tuple(to_kv(kv) for kv in item.response_range.kvs)
                 for item in response.responses
                 if item.WhichOneof("response") == "response_range"
             )
@@ -489,27 +450,11 @@ class EtcdClient:
         try:
             async for event in stream:
                 kind = EventKind.PUT if event.kind == "PUT" else EventKind.DELETE
-                yield WatchEvent(kind, _kv(event.kv))
+                yield WatchEvent(kind, to_kv(event.kv))
         except aetcd.RevisionCompactedError as exc:
             raise WatchCompactedError(int(exc.compacted_revision)) from None
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             await self._switch_from(client)
-            raise EtcdUnavailableError(f"watch stream failed: {_short(exc)}") from None
-
-
-async def _rpc(call: Awaitable[T]) -> T:
-    """Await a raw gRPC call, raising aetcd's exception types like its own methods."""
-    try:
-        return await call
-    except aetcd.rpc.AioRpcError as exc:
-        aetcd.exceptions._handle_exception(exc)
-        raise
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    if "connection refused" in text.lower():
-        return "connection refused"
-    return text if len(text) < 300 else text[:297] + "..."
+            raise EtcdUnavailableError(f"watch stream failed: {short(exc)}") from None
