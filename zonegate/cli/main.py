@@ -13,6 +13,7 @@ from types import ModuleType
 
 from zonegate import __version__
 from zonegate.cli import (
+    catalog_cmd,
     config_cmd,
     consumer_cmd,
     ctl_cmd,
@@ -44,6 +45,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     demo_backend_cmd,
     drill_cmd,
     routes_cmd,
+    catalog_cmd,
 )
 
 Handler = Callable[[argparse.Namespace], int]
