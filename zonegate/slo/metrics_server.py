@@ -120,3 +120,67 @@ class MetricsServer:
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
+
+
+def add_noise(server: MetricsServer, hosts: int = 6) -> None:
+    """Families a real node exposes besides the SLO ones (the scraper must skip them)."""
+    from prometheus_client import Gauge, GCCollector, PlatformCollector, ProcessCollector
+
+    ProcessCollector(registry=server.registry)
+    PlatformCollector(registry=server.registry)
+    GCCollector(registry=server.registry)
+    upstream = Histogram(
+        cv.UPSTREAM_REQUEST_DURATION,
+        "upstream",
+        [cv.LABEL_CLUSTER, cv.LABEL_HOST],
+        registry=server.registry,
+    )
+    healthy = Gauge(
+        cv.UPSTREAM_HOST_HEALTHY,
+        "healthy",
+        [cv.LABEL_CLUSTER, cv.LABEL_HOST],
+        registry=server.registry,
+    )
+    for i in range(hosts):
+        upstream.labels("app", f"10.0.0.{i}:80").observe(0.01 * i)
+        healthy.labels("app", f"10.0.0.{i}:80").set(1)
+
+
+async def _serve_many(count: int, routes: int, rate: float) -> None:
+    import asyncio
+    import json
+    import random
+
+    servers = [MetricsServer(f"zone-{i % 3}", f"node-{i}") for i in range(count)]
+    for server in servers:
+        add_noise(server)
+        await server.start()
+    print(json.dumps({"urls": [s.url for s in servers]}), flush=True)
+    rng = random.Random(7)
+    tick = 0.1
+    while True:
+        for server in servers:
+            for r in range(routes):
+                n = max(1, round(rate * tick / routes))
+                server.record(200, n, route=f"route-{r}", seconds=rng.random() * 0.3)
+                if rng.random() < 0.05:
+                    server.record(503, 1, route=f"route-{r}")
+        await asyncio.sleep(tick)
+
+
+def main() -> None:
+    """``python -m zonegate.slo.metrics_server --count 12``: serve N nodes' /metrics under
+    synthetic traffic (prints their URLs as JSON), until killed."""
+    import argparse
+    import asyncio
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--count", type=int, default=12)
+    parser.add_argument("--routes", type=int, default=5)
+    parser.add_argument("--rate", type=float, default=200.0, help="requests/s per node")
+    args = parser.parse_args()
+    asyncio.run(_serve_many(args.count, args.routes, args.rate))
+
+
+if __name__ == "__main__":
+    main()

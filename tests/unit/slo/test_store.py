@@ -58,7 +58,7 @@ def test_counts_windows_zones_and_reopen(tmp_path: Path) -> None:
 def test_downsampling_keeps_increases_at_its_resolution(tmp_path: Path) -> None:
     store = SampleStore(tmp_path / "slo.db")
     day = 86400.0
-    fill(store, 0, 3 * day, 60)
+    fill(store, 0, 3 * day, 150)
     source = EmbeddedSource(store)
     query = event_query(SPEC.sli)
     before = store.sample_count()
