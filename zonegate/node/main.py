@@ -18,7 +18,11 @@ import uvloop
 
 from zonegate.config.model import ClusterConfig
 from zonegate.config.node import NodeSettings
+from zonegate.node.compose.upstream_send import cluster_sender
 from zonegate.node.delivery.metrics import MirrorCollector
+from zonegate.node.filters.policy_build import route_filter_builder
+from zonegate.node.filters.policy_deps import PolicyDeps, PolicyState
+from zonegate.node.filters.policy_metrics import PrometheusPolicyObserver
 from zonegate.node.ops.admin import AdminServer, AdminState, check_binding, load_admin_token
 from zonegate.node.ops.assembly import NodeOps
 from zonegate.node.ops.coordination import NodeCoordination
@@ -61,8 +65,19 @@ class NodeProcess:
         self.tls = (
             CertificateReloader(tls, on_reload=self.ops.tls_reloaded) if tls is not None else None
         )
+        self.policy_deps = PolicyDeps(
+            node=options.node_id,
+            zone=options.zone,
+            state=PolicyState(),  # rate limiters and the key cache outlive config reloads
+            send=cluster_sender(lambda: self.node.snapshot.clusters),
+            observer=PrometheusPolicyObserver(self.ops.registry, options.node_id, options.zone),
+        )
         self.node = GatewayNode(
-            config, node_id=options.node_id, zone=options.zone, **self.ops.node_kwargs()
+            config,
+            node_id=options.node_id,
+            zone=options.zone,
+            route_filters=route_filter_builder(self.policy_deps),
+            **self.ops.node_kwargs(),
         )
         self.ops.registry.register(
             MirrorCollector(self.node.proxy.shadow, options.node_id, options.zone)

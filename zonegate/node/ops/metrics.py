@@ -198,8 +198,8 @@ class NodeMetrics:
         routes = {}
         for route in snapshot.config.routes:
             cells = self._routes.get(route.name)
-            if cells is None or cells.cluster != route.upstream:
-                cells = self._route_cells(route.name, route.upstream)
+            if cells is None or cells.cluster != (route.upstream or ""):
+                cells = self._route_cells(route.name, route.upstream or "")
             routes[route.name] = cells
         self._routes = routes
         for name, cluster in snapshot.clusters.items():

@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Sequence
 
 from zonegate.config.upstream import Cluster as ClusterConfig
 from zonegate.config.upstream import Endpoint
+from zonegate.node.policy.tls import upstream_ssl_context
 from zonegate.node.upstream.balancer import Balancer, make_balancer
 from zonegate.node.upstream.breaker import ErrorRateBreaker
 from zonegate.node.upstream.health import HealthChecker
@@ -64,7 +65,10 @@ class UpstreamCluster:
             else None
         )
         self.pool = pool or ConnectionPool(
-            max_idle_per_host=cfg.pool.max_idle_per_host, idle_timeout_s=cfg.pool.idle_timeout_s
+            max_idle_per_host=cfg.pool.max_idle_per_host,
+            idle_timeout_s=cfg.pool.idle_timeout_s,
+            ssl_context=upstream_ssl_context(cfg.tls) if cfg.tls is not None else None,
+            server_hostname=cfg.tls.sni if cfg.tls is not None else None,
         )
         self.health: HealthChecker | None = None
         self.hosts: list[Host] = []
