@@ -52,6 +52,9 @@ def environment_from_views(
     slo_url: str | None = None,
 ) -> DrillEnvironment:
     glbs = sorted((v for v in views if v.kind == "glb"), key=lambda v: v.name)
+    dashboards = [v.url for v in views if v.kind == "dashboard"]
+    if slo_url is None and dashboards:
+        slo_url = dashboards[0]  # the SLO engine zonegate up runs
     return DrillEnvironment(
         glb_urls=entry_points or [v.url for v in glbs],
         glb_admin_urls=[v.admin for v in glbs if v.admin],

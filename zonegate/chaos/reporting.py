@@ -161,6 +161,8 @@ async def finish_report(
             ctx.session, env.slo_url, settings.slo, facts.method_start, observe_end
         )
         if from_engine is not None:
+            if budget is not None:
+                facts.notes.append(f"error budget from the drill's own requests: {budget:.3g}")
             budget, source = from_engine, "slo_engine"
         else:
             facts.notes.append(f"the SLO engine at {env.slo_url} gave no budget figure")

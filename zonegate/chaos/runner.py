@@ -42,6 +42,7 @@ from zonegate.chaos.spec.guards import BurnRateGuard, ErrorBudgetGuard
 from zonegate.chaos.spec.loader import render
 
 TRAFFIC_TIMEOUT_S = 30.0
+SELF_RECOVERING = frozenset({"restart", "rolling_restart"})
 
 
 @dataclass
@@ -293,6 +294,9 @@ class DrillRunner:
                 detail, affected = result.detail, result.affected
                 if phase == "method" and mark == "fault" and self.facts.targets is None:
                     self.facts.targets = fault_targets(step.action, result, self.views)
+                if phase == "method" and step.kind in SELF_RECOVERING:
+                    # a restart is its own recovery: measured from when it is done
+                    self.facts.recovery_at = self.facts.recovery_at or self.clock()
             except ActionFailed as exc:
                 ok, detail = False, exc.message
                 if phase == "method" and mark == "fault" and self.facts.targets is None:

@@ -29,6 +29,7 @@ WEIGHTS = [int(r.get("weight", 1)) for r in REQUESTS]
 BASE_HEADERS: dict[str, str] = dict(SPEC.get("headers") or {})
 RATE = float(SPEC.get("rate_per_user", 0) or 0)
 TIMEOUT = float(SPEC.get("timeout_s", 5.0))
+COOKIES = bool(SPEC.get("cookies", False))
 
 
 class RecordWriter:
@@ -130,6 +131,10 @@ class DrillUser(FastHttpUser):
     network_timeout = TIMEOUT
     connection_timeout = min(TIMEOUT, 2.0)
     max_retries = 0
+
+    def on_start(self) -> None:
+        if not COOKIES:  # every request a new client: no affinity cookie pins it to a zone
+            self.client.client.cookiejar = None
 
     @task
     def send(self) -> None:

@@ -49,6 +49,7 @@ def child_spec(spec: LoadSpec) -> dict[str, object]:
         "headers": headers,
         "rate_per_user": spec.rate_per_user,
         "timeout_s": spec.timeout_s,
+        "cookies": spec.cookies,
     }
 
 

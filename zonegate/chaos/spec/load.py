@@ -44,6 +44,13 @@ class LoadSpec(StrictModel):
     warmup_s: Duration = Field(default=2.0, description="load before the steady-state check")
     region: str | None = Field(default=None, description="sent as X-Client-Region")
     headers: dict[str, str] = Field(default_factory=dict)
+    cookies: bool = Field(
+        default=False,
+        description=(
+            "keep cookies per simulated user (GLB affinity cookies then pin users to the zone "
+            "they failed over to); off: every request comes as a new client"
+        ),
+    )
     requests: list[RequestSpec] = Field(default_factory=_default_requests, min_length=1)
 
     @model_validator(mode="after")
