@@ -24,7 +24,7 @@ from zonegate.coordinator.fragments import FragmentStore, fragment_key
 from zonegate.coordinator.keys import Keys
 from zonegate.coordinator.metrics import CoordinatorMetrics
 from zonegate.coordinator.records import NodeInfo
-from zonegate.node.delivery.catalog_page import catalog_app
+from zonegate.node.delivery.catalog_page import catalog_app, etcd_catalog_app
 from zonegate.node.delivery.catalog_source import EtcdCatalogSource
 from zonegate.node.ops.admin import AdminServer, AdminState
 from zonegate.node.runtime import GatewayNode
@@ -203,3 +203,31 @@ async def test_catalog_matches_config_and_live_health(
         finally:
             await admin.stop()
             await node.stop()
+
+
+async def test_catalog_sub_app_with_its_own_etcd_client(
+    etcd_cluster: EtcdCluster, cluster_name: str
+) -> None:
+    endpoints = ",".join(etcd_cluster.endpoints)
+    app = web.Application()
+    app.add_subapp("/catalog/", etcd_catalog_app(endpoints, cluster_name, ttl_s=0))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/catalog/api") as resp:
+                assert resp.status == 503  # nothing stored yet: a clear error, no crash
+                body = await resp.json()
+                assert "no config is stored" in body["error"]["message"]
+            metrics = CoordinatorMetrics(CollectorRegistry())
+            async with EtcdClient(etcd_cluster.endpoints, metrics=metrics) as client:
+                config = parse_config(platform(cluster_name, "127.0.0.1:9"))
+                await ConfigStore(client, Keys(cluster_name)).apply(config)
+            async with session.get(f"http://127.0.0.1:{port}/catalog/") as resp:
+                assert resp.status == 200
+                assert "Service catalog of " + cluster_name in await resp.text()
+    finally:
+        await runner.cleanup()

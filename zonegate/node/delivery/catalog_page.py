@@ -3,6 +3,8 @@
 Mount it on any aiohttp app (the SLO dashboard mounts it at ``/catalog/``)::
 
     app.add_subapp("/catalog/", catalog_app(source))
+    # or, with its own etcd client (opened and closed with the app):
+    app.add_subapp("/catalog/", etcd_catalog_app(endpoints, cluster, slos=specs))
 
 Routes (relative to the mount point): ``/`` the HTML page, ``/api`` the
 catalog as JSON, ``/openapi/{team}`` the team's OpenAPI summary. Answers are
@@ -13,12 +15,20 @@ from __future__ import annotations
 
 import html
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from aiohttp import web
 
-from zonegate.node.delivery.catalog import Catalog, CatalogRoute, CatalogTeam, CatalogVersion
-from zonegate.node.delivery.catalog_source import CatalogSource
+from zonegate.coordinator.client import EtcdClient
+from zonegate.coordinator.keys import Keys
+from zonegate.node.delivery.catalog import (
+    Catalog,
+    CatalogRoute,
+    CatalogTeam,
+    CatalogVersion,
+    SLOView,
+)
+from zonegate.node.delivery.catalog_source import CatalogSource, EtcdCatalogSource
 from zonegate.node.delivery.errors import CatalogError
 from zonegate.node.delivery.openapi import openapi_summary
 
@@ -190,4 +200,42 @@ def catalog_app(source: CatalogSource, *, ttl_s: float = 2.0) -> web.Application
     app.router.add_get("/", page)
     app.router.add_get("/api", api)
     app.router.add_get("/openapi/{team}", openapi)
+    return app
+
+
+class _LateSource:
+    """A source set once the app's etcd client is connected."""
+
+    def __init__(self) -> None:
+        self.source: CatalogSource | None = None
+
+    async def catalog(self) -> Catalog:
+        if self.source is None:
+            raise CatalogError("the catalog is not connected to etcd yet")
+        return await self.source.catalog()
+
+
+def etcd_catalog_app(
+    endpoints: str,
+    cluster: str,
+    *,
+    slos: Sequence[SLOView] = (),
+    admin_token: str | None = None,
+    ttl_s: float = 2.0,
+) -> web.Application:
+    """:func:`catalog_app` over a cluster in etcd, with its own client (a ``cleanup_ctx``)."""
+    late = _LateSource()
+    app = catalog_app(late, ttl_s=ttl_s)
+
+    async def connect(app: web.Application) -> AsyncIterator[None]:
+        async with EtcdClient(endpoints) as client:
+            late.source = EtcdCatalogSource(
+                client, Keys(cluster), slos=slos, admin_token=admin_token
+            )
+            try:
+                yield
+            finally:
+                late.source = None
+
+    app.cleanup_ctx.append(connect)
     return app
