@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -262,9 +261,9 @@ async def _serve(args: argparse.Namespace, slos: SLOFile) -> None:
     )
     app = build_app(options)
     if args.etcd:
-        # imported on demand: the etcd client is only needed with --etcd
-        plug = importlib.import_module("zonegate.slo.etcd_plug")
-        app.cleanup_ctx.insert(0, plug.etcd_context(args.etcd, args.cluster, extra))
+        from zonegate.slo.etcd_plug import etcd_context  # the etcd client only with --etcd
+
+        app.cleanup_ctx.insert(0, etcd_context(args.etcd, args.cluster, extra))
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port)
