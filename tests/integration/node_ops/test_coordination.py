@@ -195,7 +195,7 @@ async def test_starts_without_etcd_fails_static_and_revokes_on_drain(
     ]  # fmt: skip
     proc = spawn(command, tmp_path / "node.log")
     node_process.append(proc)
-    await asyncio.to_thread(wait_port, admin, proc)
+    await asyncio.to_thread(wait_port, admin, proc, 60.0)
     url, admin_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{admin}"
     # etcd is down: the node serves its local file and is ready.
     assert (await get_json(admin_url + "/readyz"))[0] == 200

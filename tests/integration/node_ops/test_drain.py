@@ -77,7 +77,7 @@ async def start_node(
     proc = spawn(command, tmp_path / f"{name}.err")
     node = NodeProcess(name, proc, port, admin, access_log)
     started.append(node)
-    await asyncio.to_thread(wait_port, admin, proc)
+    await asyncio.to_thread(wait_port, admin, proc, 60.0)
     return node
 
 
@@ -151,9 +151,10 @@ async def test_zero_failed_requests_across_a_drain(backends, node_processes, tmp
     poller = asyncio.create_task(load.poll_readiness())
     workers = [asyncio.create_task(load.worker()) for _ in range(WORKERS)]
     loop = asyncio.get_running_loop()
-    await asyncio.sleep(1.0)
-    served_before = load.ok_by_node["node-a"]
-    assert served_before > 20, load.ok_by_node
+    deadline = loop.time() + 30
+    while load.ok_by_node["node-a"] < 50:  # steady load on node A
+        assert loop.time() < deadline and not load.failures, (load.ok_by_node, load.failures)
+        await asyncio.sleep(0.02)
 
     a.proc.send_signal(signal.SIGTERM)
     sigterm_at = loop.time()
@@ -177,7 +178,7 @@ async def test_zero_failed_requests_across_a_drain(backends, node_processes, tmp
         assert status == 200
         assert headers["x-zonegate-draining"] == "1"
         assert headers["connection"] == "close"
-    assert load.ok_by_node["node-b"] > 20
+    assert load.ok_by_node["node-b"] > 5
     # Node A's access log accounts for every answer the clients got from it.
     lines = [json.loads(line) for line in a.access_log.read_text().splitlines()]
     assert len(lines) == load.ok_by_node["node-a"] + len(results)
