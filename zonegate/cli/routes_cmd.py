@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from zonegate.cli.etcd_options import add_etcd_options, keys_of, run_etcd_command
+from zonegate.config.teams import TeamFragment
 from zonegate.coordinator.client import EtcdClient
 from zonegate.coordinator.fragments import FragmentPlan, FragmentRefusedError, FragmentStore
 
@@ -26,7 +27,7 @@ from zonegate.coordinator.fragments import FragmentPlan, FragmentRefusedError, F
 def register(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "routes",
-        help="team-owned route fragments: diff, apply, list, delete",
+        help="team-owned route fragments: diff, apply, list, delete, schema",
         description="Each team owns a fragment (its routes and clusters) under its own etcd "
         "key, inside the paths/hosts and name prefix the platform config delegates to it.",
     )
@@ -62,6 +63,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="print JSON")
     add_etcd_options(listing)
     listing.set_defaults(handler=cmd_list)
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of a fragment file")
+    schema.set_defaults(handler=cmd_schema)
 
     delete = sub.add_parser("delete", help="remove a team's fragment (its routes go away)")
     delete.add_argument("--team", required=True, help="the team")
@@ -220,3 +224,12 @@ def cmd_delete(args: argparse.Namespace) -> int:
         return _fail(f"team {args.team!r} has no fragment on cluster {keys.cluster!r}")
 
     return run_etcd_command(args, run)
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    schema = TeamFragment.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "zonegate team route fragment"
+    json.dump(schema, sys.stdout, indent=2)
+    print()
+    return 0

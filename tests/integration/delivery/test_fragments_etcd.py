@@ -208,3 +208,7 @@ def test_routes_cli_diff_and_apply(
     assert [(r["team"], r["routes"]) for r in rows] == [("orders", 1)]
     assert main(["routes", "delete", "--team", "orders", *etcd]) == 0
     assert main(["routes", "delete", "--team", "orders", *etcd]) == 1
+    capsys.readouterr()
+    assert main(["routes", "schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["title"] == "zonegate team route fragment" and "routes" in schema["properties"]
