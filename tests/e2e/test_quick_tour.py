@@ -88,6 +88,7 @@ def check_traffic(cluster: ClusterEnv) -> None:
         assert json.loads(body)["zone"] == node.zone
 
 
+@pytest.mark.timeout(300)  # ~60 s on an idle 2-core machine; much more under heavy load
 def test_quick_tour(cluster_env: ClusterEnv) -> None:
     blocks = tour_blocks()
     assert blocks[0].strip() == "make run"

@@ -73,7 +73,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.supervise_fd is not None:
         return _supervise(file, run_dir, args.supervise_fd)
     if args.detach:
-        return _detach(args.config, run_dir)
+        return _detach(file, args.config, run_dir)
     return _foreground(file, run_dir)
 
 
@@ -110,16 +110,16 @@ def _foreground(file: Any, run_dir: Path) -> int:
     return code
 
 
-def _detach(config: str | None, run_dir: Path) -> int:
+def _detach(file: Any, config: str | None, run_dir: Path) -> int:
     from zonegate.cluster.daemon import launch
     from zonegate.cluster.errors import ClusterError
     from zonegate.cluster.progress import ProgressView
-    from zonegate.cluster.runner import clean_stale
+    from zonegate.cluster.runner import preflight
     from zonegate.cluster.state import read_state
     from zonegate.cluster.summary import print_summary
 
     try:
-        clean_stale(run_dir)
+        preflight(file, run_dir)
     except ClusterError as exc:
         _fail(exc.message)
         return 1

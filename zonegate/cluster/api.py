@@ -17,7 +17,7 @@ from zonegate.cluster import events as ev
 from zonegate.cluster.control import ClusterControl, stream_down
 from zonegate.cluster.daemon import launch
 from zonegate.cluster.errors import ProcessStartError
-from zonegate.cluster.runner import clean_stale
+from zonegate.cluster.runner import clean_stale, preflight
 from zonegate.cluster.spec import load_cluster_file
 from zonegate.cluster.state import default_run_dir, read_state
 
@@ -37,9 +37,9 @@ def up(
     :class:`~zonegate.cluster.errors.ProcessStartError` (everything rolled back).
     """
     path = str(Path(config).resolve()) if config is not None else None
-    load_cluster_file(path)  # fail fast, in this process, on a bad file
+    file = load_cluster_file(path)  # fail fast, in this process, on a bad file
     directory = Path(run_dir or default_run_dir()).resolve()
-    clean_stale(directory)
+    preflight(file, directory)
     failure: list[str] = []
 
     def relay(event: ev.Event) -> None:

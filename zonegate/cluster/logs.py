@@ -47,15 +47,19 @@ def follow(
 ) -> None:
     """Print lines as they are appended (from the current end), until ``stop()``."""
     offsets = {name: (path.stat().st_size if path.exists() else 0) for name, path in files.items()}
+    inodes = {name: (path.stat().st_ino if path.exists() else 0) for name, path in files.items()}
     partial = dict.fromkeys(files, "")
     while not stop():
         for name, path in files.items():
             try:
-                size = path.stat().st_size
+                info = path.stat()
             except OSError:
                 continue
-            if size < offsets[name]:
+            size = info.st_size
+            if size < offsets[name] or info.st_ino != inodes[name]:
                 offsets[name] = 0  # truncated or replaced: a new run
+                inodes[name] = info.st_ino
+                partial[name] = ""
             if size == offsets[name]:
                 continue
             with path.open("rb") as handle:

@@ -50,6 +50,20 @@ def clean_stale(run_dir: Path) -> list[int]:
     return killed
 
 
+def preflight(file: ClusterFile, run_dir: Path) -> None:
+    """Checks worth failing on before anything starts: a cluster already running from
+    ``run_dir`` (stale state is cleaned up), a missing etcd binary."""
+    clean_stale(run_dir)
+    if file.local.etcd.enabled:
+        from zonegate.coordinator.errors import EtcdBinaryNotFoundError
+        from zonegate.coordinator.etcd_server import find_etcd_binary
+
+        try:
+            find_etcd_binary()
+        except EtcdBinaryNotFoundError as exc:
+            raise ClusterError(f"cannot start etcd: {exc.message}", code="etcd_missing") from None
+
+
 def kill_recorded(state: ClusterState) -> list[int]:
     """SIGKILL the recorded processes that still exist and were started by this cluster."""
     killed = []
