@@ -99,7 +99,7 @@ def build_snapshot(
         clusters,
         chains,
         entry,
-        delivery=build_deliveries(config.routes),
+        delivery=build_deliveries(config.routes, previous.delivery if previous else None),
         error_pages=build_error_pages(config),
     )
 

@@ -136,3 +136,15 @@ def test_mirror_sampling_is_exact() -> None:
     due = [mirror.due() for _ in range(800)]
     assert sum(due) == 100
     assert all(RouteMirror("r", Mirror(cluster="s")).due() for _ in range(10))
+
+
+def test_unchanged_routes_keep_their_schedule_across_snapshots() -> None:
+    split = {"clusters": [{"cluster": "v1", "weight": 3}, {"cluster": "v2", "weight": 1}]}
+    first = build_deliveries([route(split=split), route(name="other", mirror={"cluster": "s"})])
+    picks = [first["orders"].choose(request(), None) for _ in range(2)]
+    again = build_deliveries([route(split=split)], first)
+    assert again["orders"] is first["orders"]
+    picks += [again["orders"].choose(request(), None) for _ in range(2)]
+    assert Counter(picks) == {"v1": 3, "v2": 1}  # one exact period across the swap
+    changed = build_deliveries([route(split={**split, "sticky": {"header": "x-u"}})], first)
+    assert changed["orders"] is not first["orders"]

@@ -7,7 +7,7 @@ and cost the proxy one failed dict lookup.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from zonegate.config.delivery import Mirror
 from zonegate.config.routes import Route
@@ -46,6 +46,7 @@ class RouteDelivery:
 
     __slots__ = (
         "canaries",
+        "config",
         "default",
         "mirror",
         "needs_identity",
@@ -56,6 +57,7 @@ class RouteDelivery:
     )
 
     def __init__(self, route: Route) -> None:
+        self.config = route
         self.route = route.name
         self.default = route.upstream or ""
         self.canaries = tuple(CompiledCanary(rule) for rule in route.canary)
@@ -103,10 +105,19 @@ def _identity(ctx: RequestContext | None) -> Identity | None:
     return found if isinstance(found, Identity) else None
 
 
-def build_deliveries(routes: Sequence[Route]) -> dict[str, RouteDelivery]:
-    """Routes with a split, canary rules or a mirror, by name."""
-    return {
-        route.name: RouteDelivery(route)
-        for route in routes
-        if route.upstream and (route.split is not None or route.canary or route.mirror is not None)
-    }
+def build_deliveries(
+    routes: Sequence[Route], previous: Mapping[str, RouteDelivery] | None = None
+) -> dict[str, RouteDelivery]:
+    """Routes with a split, canary rules or a mirror, by name.
+
+    A route whose config did not change keeps its delivery from ``previous``, so
+    a config change elsewhere does not restart its weighted schedule (the split
+    stays exact across snapshots) or its mirror sampling.
+    """
+    out: dict[str, RouteDelivery] = {}
+    for route in routes:
+        if not route.upstream or (route.split is None and not route.canary and not route.mirror):
+            continue
+        old = previous.get(route.name) if previous else None
+        out[route.name] = old if old is not None and old.config == route else RouteDelivery(route)
+    return out
