@@ -127,6 +127,10 @@ def check_block(cluster: ClusterEnv, first: str, result: subprocess.CompletedPro
         login = json.loads(out)
         assert (login["user"], login["created_in_zone"]) == ("alice", "us-east-1a")
         assert (Path(cluster.cwd) / "cookies.txt").exists()
+    elif first.startswith("ORDER="):
+        page = json.loads(out)
+        assert page["order"]["item_id"] == 3 and page["item"]["sku"] == "kettle"
+        assert page["user"]["user"] == "alice"
     elif first == "zonegate status":
         for expected in ("glb-1", "etcd-us-east-1a", "healthy", "etcd members", "services"):
             assert expected in out, out

@@ -22,6 +22,7 @@ from aiohttp import web
 from zonegate.cluster import events as ev
 from zonegate.cluster.control_server import broadcast, control_app, start_control
 from zonegate.cluster.errors import AlreadyRunningError, ClusterError
+from zonegate.cluster.plan import COOKIE_KEY_FILE
 from zonegate.cluster.spec import ClusterFile
 from zonegate.cluster.state import ClusterState, read_state, remove_state
 from zonegate.cluster.supervisor import Supervisor
@@ -46,6 +47,7 @@ def clean_stale(run_dir: Path) -> list[int]:
         )
     killed = kill_recorded(state)
     shutil.rmtree(run_dir / "etcd", ignore_errors=True)
+    (run_dir / COOKIE_KEY_FILE).unlink(missing_ok=True)
     remove_state(run_dir)
     return killed
 
