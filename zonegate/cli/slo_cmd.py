@@ -264,6 +264,9 @@ async def _serve(args: argparse.Namespace, slos: SLOFile) -> None:
         from zonegate.slo.etcd_plug import etcd_context  # the etcd client only with --etcd
 
         app.cleanup_ctx.insert(0, etcd_context(args.etcd, args.cluster, extra))
+        from zonegate.node.delivery.catalog_page import etcd_catalog_app
+
+        app.add_subapp("/catalog/", etcd_catalog_app(args.etcd, args.cluster, slos=options.specs))
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port)

@@ -5,7 +5,7 @@
   republishes its config revision after each change.
 - It follows the config key: each revision that validates is applied with
   :meth:`GatewayNode.apply_config`; a bad one is refused and the last good
-  config stays (:class:`~zonegate.coordinator.config_watcher.ConfigWatcher`).
+  config stays (:class:`~zonegate.coordinator.fragment_watcher.MergedConfigWatcher`).
 - Clusters with ``service:`` take their endpoints from the service's
   registrations. Static ``endpoints`` of such a cluster are a fallback, used
   until discovery has read the service and whenever it lists no instance.
@@ -31,8 +31,8 @@ from zonegate import __version__
 from zonegate.config.model import ClusterConfig
 from zonegate.config.upstream import Endpoint
 from zonegate.coordinator.client import EtcdClient
-from zonegate.coordinator.config_watcher import ConfigWatcher
 from zonegate.coordinator.discovery import PrefixWatcher, service_watcher
+from zonegate.coordinator.fragment_watcher import MergedConfigWatcher
 from zonegate.coordinator.keys import Keys
 from zonegate.coordinator.metrics import CoordinatorMetrics
 from zonegate.coordinator.records import NodeInfo, ServiceEndpoint
@@ -90,12 +90,15 @@ class NodeCoordination:
             config_revision=node.revision,
         )
         self.registration = NodeRegistration(self.client, self.keys, info, ttl=lease_ttl)
-        self.config = ConfigWatcher(
+        # The platform config merged with every team's route fragments (a bad
+        # fragment is dropped alone).
+        self.config = MergedConfigWatcher(
             self.client,
             self.keys,
             self._apply,
             initial=node.config,
             initial_revision=node.revision,
+            registry=registry,
         )
         self.services: dict[str, PrefixWatcher[ServiceEndpoint]] = {}
         self._publishing: set[asyncio.Task[Any]] = set()
