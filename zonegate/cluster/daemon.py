@@ -28,7 +28,7 @@ def launch(
     command = [
         sys.executable,
         "-m",
-        "zonegate.cli.main",
+        "zonegate.cluster.launch",
         "up",
         "--run-dir",
         str(run_dir),

@@ -24,10 +24,26 @@ def _flags(parser: argparse.ArgumentParser | None) -> frozenset[str]:
     return frozenset(s for a in parser._actions for s in a.option_strings)
 
 
-def detect_features() -> Features:
-    from zonegate.cli.main import build_parser
+def _commands() -> dict[str, argparse.ArgumentParser]:
+    """The subcommands the cluster runs, registered from their own modules only (the
+    full CLI imports every command, which costs a second on a busy two-core machine)."""
+    import importlib
 
-    commands = _subcommands(build_parser())
+    from zonegate.cluster.launch import MODULES
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    for name in ("node", "glb", "demo-backend", "slo"):
+        try:
+            module = importlib.import_module(MODULES[name])
+        except ImportError:  # a part that is not there (yet): run without it
+            continue
+        module.register(sub)
+    return dict(sub.choices)
+
+
+def detect_features() -> Features:
+    commands = _commands()
     node = _flags(commands.get("node"))
     glb = commands.get("glb")
     backend = _flags(commands.get("demo-backend"))
@@ -41,13 +57,3 @@ def detect_features() -> Features:
         backend_etcd="--etcd" in backend,
         slo_serve=slo_serve,
     )
-
-
-def has_command(*path: str) -> bool:
-    """``has_command("config", "apply")``: is that (sub)command registered?"""
-    from zonegate.cli.main import build_parser
-
-    parser: argparse.ArgumentParser | None = build_parser()
-    for name in path:
-        parser = _subcommands(parser).get(name) if parser is not None else None
-    return parser is not None

@@ -16,6 +16,7 @@ MODULES = {
     "demo-backend": "zonegate.cli.demo_backend_cmd",
     "slo": "zonegate.cli.slo_cmd",
     "toxiproxy": "zonegate.cli.toxiproxy_cmd",
+    "up": "zonegate.cli.up_cmd",
 }
 
 
