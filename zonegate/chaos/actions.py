@@ -192,7 +192,9 @@ def fault_targets(
     if action.kind in PROCESS_KINDS:
         nodes = [v.name for v in nodes_of(views, result.affected)]
         return FaultTargets(frozenset(nodes), frozenset(whole_zones(views, nodes)))
-    if isinstance(action, EtcdKillLeaderAction | EtcdStopAction):
+    if isinstance(action, EtcdKillLeaderAction):
+        return FaultTargets(etcd=True, etcd_leader=True)
+    if isinstance(action, EtcdStopAction):
         return FaultTargets(etcd=True)
     if isinstance(action, ToxicAddAction | LinkDownAction):
         kind, _, zone = action.link.partition(":")

@@ -3,6 +3,11 @@
 Pure: everything comes in as data (records, events, marks), so a test can
 feed a synthetic log with known answers. Definitions (also in the report):
 
+The fault takes effect when its action returns for instant faults (a kill, a
+pause, a toxic: the API answers once it is done) and when it is sent for
+gradual ones (a drain, a restart); detection events are looked for from the
+moment it was sent.
+
 - ``time_to_detect_s``: fault -> the first observation that a target is down
   (a GLB marks a target node unhealthy, or a target zone down/degraded; for
   an etcd leader kill: a new leader elected).
@@ -47,11 +52,16 @@ class HealthEvent:
 
 @dataclass(frozen=True)
 class FaultTargets:
-    """What the first fault hit: gateway nodes, whole zones, or etcd."""
+    """What the first fault hit: gateway nodes, whole zones, or etcd.
+
+    ``etcd_leader``: the fault took the raft leader away, so "detected" means a
+    new leader was elected (for other etcd faults nothing detects them as such).
+    """
 
     nodes: frozenset[str] = frozenset()
     zones: frozenset[str] = frozenset()
     etcd: bool = False
+    etcd_leader: bool = False
 
     @property
     def has_traffic_targets(self) -> bool:
@@ -68,6 +78,8 @@ class Marks:
     method_start: float | None = None
     fault_at: float | None = None
     recovery_at: float | None = None
+    fault_issued_at: float | None = None
+    """when the fault action was sent (``fault_at`` is when it took effect)"""
 
 
 @dataclass(frozen=True)
@@ -138,7 +150,7 @@ def detection_time(
             if event.kind in DETECTING_ZONE_EVENTS and event.subject in targets.zones:
                 return event.t
         return None
-    if targets.etcd:
+    if targets.etcd_leader:
         before = leader_at(ordered, fault_at)
         for event in ordered:
             is_leader = event.kind == ETCD_LEADER and bool(event.subject)
@@ -215,9 +227,10 @@ def analyze(
     if fault is None:
         return out, bins
     out.baseline_shares = zone_shares([b for b in bins if fault - s.baseline_s <= b.start < fault])
-    out.detected_at = detection_time(events, fault, targets)
+    issued = min(fault, marks.fault_issued_at or fault)
+    out.detected_at = detection_time(events, issued, targets)
     if out.detected_at is not None:
-        out.time_to_detect_s = out.detected_at - fault
+        out.time_to_detect_s = max(0.0, out.detected_at - fault)
     if targets.has_traffic_targets:
         failover = first_sustained(
             bins,

@@ -37,7 +37,7 @@ METRICS = (
     MetricDef("requests_failed", lambda r: r.metrics.requests_failed, str, True),
     MetricDef("error_rate_during", lambda r: r.metrics.error_rate_during, fmt_ratio, True),
     MetricDef("p99_during_ms", lambda r: r.metrics.p99_during_ms, fmt_ms, True),
-    MetricDef("error_budget_consumed", lambda r: r.metrics.error_budget_consumed, fmt_ratio, True),
+    MetricDef("error_budget_consumed", lambda r: r.metrics.error_budget_consumed, fmt_budget, True),
     MetricDef("leader_changes", lambda r: r.metrics.leader_changes, str, None),
     MetricDef("guard_trips", lambda r: len(r.guard_trips), str, True),
     MetricDef("rollbacks_done", lambda r: r.rollbacks_done, str, None),

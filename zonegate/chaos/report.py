@@ -74,6 +74,7 @@ class Marks(ReportModel):
     method_end: float | None = None
     observe_end: float | None = None
     fault_at: float | None = None
+    fault_issued_at: float | None = None
     detected_at: float | None = None
     failover_at: float | None = None
     recovery_at: float | None = None

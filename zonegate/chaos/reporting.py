@@ -55,6 +55,7 @@ class RunFacts:
     method_end: float | None = None
     observe_end: float | None = None
     fault_at: float | None = None
+    fault_issued_at: float | None = None
     recovery_at: float | None = None
     targets: FaultTargets | None = None
     before: Hypothesis | None = None
@@ -137,6 +138,7 @@ async def finish_report(
         method_start=facts.method_start,
         fault_at=facts.fault_at,
         recovery_at=facts.recovery_at,
+        fault_issued_at=facts.fault_issued_at,
     )
     targets = facts.targets or FaultTargets()
     numbers, bins = analyze(
@@ -204,6 +206,7 @@ async def finish_report(
             method_end=facts.method_end,
             observe_end=observe_end,
             fault_at=facts.fault_at,
+            fault_issued_at=facts.fault_issued_at,
             detected_at=numbers.detected_at,
             failover_at=numbers.failover_at,
             recovery_at=facts.recovery_at,

@@ -43,6 +43,9 @@ from zonegate.chaos.spec.loader import render
 
 TRAFFIC_TIMEOUT_S = 30.0
 SELF_RECOVERING = frozenset({"restart", "rolling_restart"})
+INSTANT_FAULTS = frozenset(
+    {"kill", "pause", "etcd_kill_leader", "toxic_add", "link_down", "backend_fault"}
+)
 
 
 @dataclass
@@ -283,8 +286,9 @@ class DrillRunner:
         mark = step.effective_mark
         started = self.clock()
         self.view.log(f"{phase} {index}: {step.label} ({step.kind})")
-        if phase == "method" and mark == "fault" and self.facts.fault_at is None:
-            self.facts.fault_at = started
+        first_fault = phase == "method" and mark == "fault" and self.facts.fault_at is None
+        if first_fault:
+            self.facts.fault_at = self.facts.fault_issued_at = started
         if phase == "method" and mark == "recovery" and self.facts.recovery_at is None:
             self.facts.recovery_at = started if self.facts.fault_at is not None else None
         ok, detail, value, affected = True, "", None, []
@@ -294,6 +298,8 @@ class DrillRunner:
                 detail, affected = result.detail, result.affected
                 if phase == "method" and mark == "fault" and self.facts.targets is None:
                     self.facts.targets = fault_targets(step.action, result, self.views)
+                if first_fault and step.kind in INSTANT_FAULTS:
+                    self.facts.fault_at = self.clock()  # done when the API answered
                 if phase == "method" and step.kind in SELF_RECOVERING:
                     # a restart is its own recovery: measured from when it is done
                     self.facts.recovery_at = self.facts.recovery_at or self.clock()

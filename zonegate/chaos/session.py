@@ -53,29 +53,27 @@ async def run_on_local_cluster(
 
 @contextlib.contextmanager
 def own_cluster(cluster_file: str | None, console: Console) -> Iterator[Path]:
-    """Start a cluster in a temporary run directory (``zonegate up --detach``), stop it after."""
+    """Start a cluster in a temporary run directory (as ``zonegate up --detach``); stop it
+    (``zonegate down``) afterwards, whatever happened in between."""
+    from zonegate.cluster import api
     from zonegate.cluster import events as ev
-    from zonegate.cluster.control import ClusterControl
-    from zonegate.cluster.daemon import launch
 
     def emit(event: ev.Event) -> None:
-        if event.type in (ev.PHASE, ev.FAILED, ev.READY):
+        if event.type in (ev.PHASE, ev.FAILED):
             console.print(f"cluster: {event.type} {event.name or event.message}", markup=False)
 
     with tempfile.TemporaryDirectory(prefix="zonegate-drill-") as tmp:
         run_dir = Path(tmp) / "run"
-        code, daemon = launch(run_dir, cluster_file, emit)
-        if code != 0:
-            raise TargetError(f"the cluster did not start (see {run_dir}/supervisor.log)")
+        console.print(f"cluster: starting in {run_dir}", markup=False)
+        try:
+            api.up(cluster_file, run_dir, emit=emit)
+        except ZonegateError as exc:
+            raise TargetError(f"the cluster did not start: {exc.message}") from None
         try:
             yield run_dir
         finally:
             console.print("cluster: stopping", markup=False)
             try:
-                for _ in ClusterControl(run_dir).down():
-                    pass
+                api.down(run_dir)
             except ZonegateError as exc:
                 console.print(f"cluster: stop failed: {exc.message}", markup=False)
-                daemon.terminate()
-            with contextlib.suppress(Exception):
-                daemon.wait(timeout=30)

@@ -130,11 +130,19 @@ def test_a_fault_without_traffic_targets_has_no_failover() -> None:
         synthetic_log(),
         EVENTS,
         Marks(T0, END, END, 1002.0, FAULT, None),
-        FaultTargets(etcd=True),
+        FaultTargets(etcd=True, etcd_leader=True),
         AnalysisSettings(),
     )
     assert numbers.time_to_failover_s is None
     assert numbers.time_to_detect_s == pytest.approx(1.0)  # the new leader e2 at 1005
+    stopped, _ = analyze(
+        synthetic_log(),
+        EVENTS,
+        Marks(T0, END, END, 1002.0, FAULT, None),
+        FaultTargets(etcd=True),  # all of etcd stopped: no leader to elect
+        AnalysisSettings(),
+    )
+    assert stopped.time_to_detect_s is None
 
 
 def test_detection_rules() -> None:
@@ -208,3 +216,16 @@ def test_every_record_in_range_lands_in_exactly_one_bin(times: list[float]) -> N
 )
 def test_nearest_rank_percentile(values, pct, expected) -> None:
     assert percentile(values, pct) == expected
+
+
+def test_detection_while_the_fault_action_was_still_running_counts_as_zero() -> None:
+    events = [HealthEvent(1003.9, NODE_DOWN, "a-1")]  # seen before the kill's API answered
+    numbers, _ = analyze(
+        synthetic_log(),
+        events,
+        Marks(T0, END, END, 1002.0, FAULT, None, fault_issued_at=1003.8),
+        FaultTargets(frozenset({"a-1"}), frozenset()),
+        AnalysisSettings(),
+    )
+    assert numbers.time_to_detect_s == 0.0
+    assert numbers.detected_at == 1003.9
