@@ -130,6 +130,8 @@ async def finish_report(
     settings = experiment.report
     objective, window_s = ctx.objectives(settings.slo, settings.objective)
     load_start = facts.load_start or facts.started_at
+    if records:  # the log is in completion order: the earliest start may come later in it
+        load_start = min(load_start, records[0].t)
     observe_end = facts.observe_end or facts.method_end or facts.load_end or now
     marks = Marks(
         load_start=load_start,

@@ -170,7 +170,7 @@ class DrillRunner:
             self.view.records = ctx.records
             self._follower = asyncio.create_task(self._follow_load(), name="drill-load-follower")
             await self.load.wait_for_traffic(TRAFFIC_TIMEOUT_S)
-            self.facts.load_start = self.load.records[0].t if self.load.records else self.clock()
+            self.facts.load_start = min((r.t for r in self.load.records), default=self.clock())
             self.view.set_phase(f"warm-up {spec.warmup_s:g}s")
             await asyncio.sleep(spec.warmup_s)
         else:
