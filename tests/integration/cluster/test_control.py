@@ -32,9 +32,9 @@ def _status(url: str, timeout: float = 2.0) -> int:
         return exc.code
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterControl]:
-    base = tmp_path_factory.mktemp("ctl")
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[ClusterControl]:
+    base = tmp_path
     cluster_file = base / "cluster.yaml"
     cluster_file.write_text(
         yaml.safe_dump(
@@ -84,7 +84,7 @@ def _serving(cluster: ClusterControl, name: str) -> Callable[[], int]:
     return lambda: _status(url)
 
 
-def test_process_verbs(cluster: ClusterControl) -> None:
+def check_process_verbs(cluster: ClusterControl) -> None:
     assert cluster.entry_points() == [cluster.url(f"z{i}-1") for i in (1, 2, 3)]
     assert cluster.names("z2") == ["etcd-z2", "catalog-z2", "z2-1"]
 
@@ -114,7 +114,7 @@ def test_process_verbs(cluster: ClusterControl) -> None:
     assert _state(cluster, "catalog-z1") == ("running", True)
 
 
-def test_backend_faults(cluster: ClusterControl) -> None:
+def check_backend_faults(cluster: ClusterControl) -> None:
     backend = cluster.url("catalog-z1") + "/catalog/items/1"
     assert cluster.set_fault("z1/catalog", error_rate=1.0) == ["catalog-z1"]
     assert _status(backend) == 503
@@ -124,7 +124,7 @@ def test_backend_faults(cluster: ClusterControl) -> None:
         cluster.set_fault("z1-1", error_rate=1.0)
 
 
-def test_etcd_verbs(cluster: ClusterControl) -> None:
+def check_etcd_verbs(cluster: ClusterControl) -> None:
     leader = cluster.etcd_leader()
     assert cluster.etcd_kill_leader() == leader
     assert cluster.etcd_leader() != leader  # the two others elected a new one
@@ -142,7 +142,7 @@ def test_etcd_verbs(cluster: ClusterControl) -> None:
     assert cluster.etcd_start("etcd-z2") == ["etcd-z2"]
 
 
-def test_bad_targets(cluster: ClusterControl) -> None:
+def check_bad_targets(cluster: ClusterControl) -> None:
     with pytest.raises(UnknownTargetError, match="did you mean 'z1-1'"):
         cluster.kill("z1-2")
     with pytest.raises(UnknownTargetError):
@@ -151,8 +151,17 @@ def test_bad_targets(cluster: ClusterControl) -> None:
         cluster._ctl("explode", "z1")
 
 
-def test_state_files(cluster: ClusterControl) -> None:
+def check_state_files(cluster: ClusterControl) -> None:
     run_dir = Path(cluster.run_dir)
     assert (run_dir / "state.json").stat().st_mode & 0o777 == 0o600
     logs = sorted(p.name for p in (run_dir / "logs").glob("*.log"))
     assert logs == sorted(f"{p.name}.log" for p in cluster.processes())
+
+
+def test_ctl_verbs_on_a_running_cluster(cluster: ClusterControl) -> None:
+    """One cluster for every check (a module fixture would start one per xdist worker)."""
+    check_process_verbs(cluster)
+    check_backend_faults(cluster)
+    check_etcd_verbs(cluster)
+    check_bad_targets(cluster)
+    check_state_files(cluster)
