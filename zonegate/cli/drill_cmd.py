@@ -171,6 +171,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ZonegateError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
+    unknown = sorted(set(overrides) - set(drill.experiment.parameters))
+    if unknown:
+        known = ", ".join(sorted(drill.experiment.parameters)) or "none"
+        _problems(
+            f"{drill.name} has no parameter {', '.join(unknown)}",
+            [f"its parameters: {known}"],
+        )
+        return 2
     out_dir: Path = args.out or default_out_dir(drill.name)
     live = console.is_terminal if args.live is None else args.live
 

@@ -160,3 +160,17 @@ def test_live_view_window_and_plain_lines() -> None:
     rendered = panel.getvalue()
     assert "error rate (1 s)" in rendered and "20.00%" in rendered
     assert "a 75%, b 25%" in rendered
+
+
+def test_live_panel_in_a_terminal() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=100, force_terminal=True)
+    view = LiveView("drill", console, live=True, clock=lambda: 200.0)
+    view.records = [RequestRecord(199.5, 5.0, 200, "a")] * 10
+    view.routing = lambda: {"a": 1.0}
+    with view:
+        view.set_phase("method")
+        view.log("kill a")
+        view.refresh()
+    text = out.getvalue()
+    assert "drill: drill" in text and "GLB routing" in text and "kill a" in text
