@@ -21,8 +21,12 @@ $(STAMP): pyproject.toml
 system-packages:
 	@scripts/ensure-system-packages.sh $(SYSTEM_PACKAGES)
 
-run: $(STAMP) system-packages
-	$(BIN)/zonegate up
+# `make run` needs only etcd (not the test tools); `make run UP_ARGS="-c FILE"`
+RUN_PACKAGES := etcd-server:etcd
+UP_ARGS ?=
+run: $(STAMP)
+	@scripts/ensure-system-packages.sh $(RUN_PACKAGES)
+	$(BIN)/zonegate up $(UP_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
