@@ -97,8 +97,17 @@ class GlbProxy:
             host = m.pick(zone, tried)
             if host is not None:
                 return zone, host
-        # The chosen zone has no untried healthy node left: walk the preference.
+        # The chosen zone has no untried healthy node left: walk the preference, zones
+        # that may take traffic first, then zones still in their failback hold-down.
+        held_down: list[str] = []
         for zone in preference:
+            if self.selector.effective_health(zone) <= 0:
+                held_down.append(zone)
+                continue
+            host = m.pick(zone, tried)
+            if host is not None:
+                return zone, host
+        for zone in held_down:
             host = m.pick(zone, tried)
             if host is not None:
                 return zone, host
