@@ -109,6 +109,9 @@ LEADER_CHANGES_TOTAL: Final = "zonegate_leader_changes_total"
 LEADER_FENCING_TOKEN: Final = "zonegate_leader_fencing_token"
 LEADER_FENCED_WRITES_TOTAL: Final = "zonegate_leader_fenced_writes_total"
 LABEL_OP: Final = "op"
+GLOBAL_RATELIMIT_SHARED: Final = "zonegate_global_ratelimit_shared"
+GLOBAL_RATELIMIT_LIVE_NODES: Final = "zonegate_global_ratelimit_live_nodes"
+GLOBAL_RATELIMIT_SYNCS_TOTAL: Final = "zonegate_global_ratelimit_syncs_total"
 
 
 # --- SLO engine (generated recording/alerting rules, notifications) ---------
@@ -169,4 +172,3 @@ CONFIG_FRAGMENTS_DROPPED: Final = "zonegate_config_fragments_dropped"
 #: An upstream error answer a route replaced with the gateway's error body.
 ERR_UPSTREAM_ERROR: Final = "upstream_error"
 LABEL_TEAM: Final = "team"
-COMPOSITION_CALL_DURATION: Final = "zonegate_composition_call_duration_seconds"

@@ -188,10 +188,6 @@ class NodeMetrics:
         info.labels(*self.base, __version__).set(1)
         self.draining.labels(*self.base).set(0)
 
-    def add_families(self, *families: CounterFamily | HistogramFamily) -> None:
-        """More cell families rendered with the node's (e.g. the policy counters)."""
-        self._families = (*self._families, *families)
-
     # --- per snapshot --------------------------------------------------------
     def snapshot_applied(self, snapshot: Snapshot) -> None:
         """Resolve the cells of every route and cluster of a new snapshot."""
