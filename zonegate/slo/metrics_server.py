@@ -16,7 +16,7 @@ from prometheus_client import (
 
 from zonegate import conventions as cv
 
-BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+BUCKETS = cv.DURATION_BUCKETS
 
 
 class MetricsServer:

@@ -82,8 +82,21 @@ class LatencySLI(SLIBase):
 
     kind: Literal["latency"]
     threshold: float = Field(
-        gt=0, description="seconds; must be a bucket bound (le) of the duration histogram"
+        gt=0,
+        description="seconds; one of the duration histograms' bucket bounds "
+        f"{', '.join(f'{b:g}' for b in cv.DURATION_BUCKETS)}",
     )
+
+    @field_validator("threshold")
+    @classmethod
+    def _a_bucket_bound(cls, value: float) -> float:
+        if not any(abs(value - bound) < 1e-9 for bound in cv.DURATION_BUCKETS):
+            bounds = ", ".join(f"{b:g}" for b in cv.DURATION_BUCKETS)
+            raise ValueError(
+                f"threshold {value:g}s is not a bucket bound of the request duration "
+                f"histograms, so it cannot be counted exactly; use one of {bounds}"
+            )
+        return value
 
 
 SLI = Annotated[AvailabilitySLI | LatencySLI, Field(discriminator="kind")]

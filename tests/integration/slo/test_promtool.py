@@ -26,7 +26,7 @@ slos:
     service: edge
     objective: 0.99
     window: 28d
-    sli: {kind: latency, source: edge, threshold: 0.3}
+    sli: {kind: latency, source: edge, threshold: 0.25}
     alerting:
       min_events: 0
       windows: [{severity: page, burn_rate: 10, long: 1h, short: 5m, for: 2m}]

@@ -85,13 +85,13 @@ def test_threshold_metric_with_indicator_ref_maps_to_latency() -> None:
 def test_histogram_ratio_maps_to_latency() -> None:
     text = RATIO.replace(
         f'{cv.NODE_REQUESTS_TOTAL}{{route="checkout",status_class!~"5xx|4xx"}}',
-        f'{cv.NODE_REQUEST_DURATION}_bucket{{route="checkout",le="0.3"}}',
+        f'{cv.NODE_REQUEST_DURATION}_bucket{{route="checkout",le="0.25"}}',
     ).replace(
         f'{cv.NODE_REQUESTS_TOTAL}{{route="checkout"}}',
         f'{cv.NODE_REQUEST_DURATION}_count{{route="checkout"}}',
     )
     (slo,) = parse_slo_text(text).slos
-    assert isinstance(slo.sli, LatencySLI) and slo.sli.threshold == 0.3
+    assert isinstance(slo.sli, LatencySLI) and slo.sli.threshold == 0.25
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ slos:
     service: edge
     objective: 0.99
     window: 28d
-    sli: {kind: latency, source: edge, threshold: 0.3}
+    sli: {kind: latency, source: edge, threshold: 0.25}
     alerting:
       min_events: 0
       windows:
@@ -67,7 +67,7 @@ def test_error_ratio_expressions() -> None:
     assert f'{cv.NODE_REQUESTS_TOTAL}{{route="checkout",status_class=~"5xx|4xx"}}[5m]' in expr
     latency_expr = error_ratio_expr(latency, "1h")
     assert latency_expr.startswith("1 - (")
-    assert f'{cv.GLB_REQUEST_DURATION}_bucket{{le="0.3"}}[1h]' in latency_expr
+    assert f'{cv.GLB_REQUEST_DURATION}_bucket{{le="0.25"}}[1h]' in latency_expr
     assert f"{cv.GLB_REQUEST_DURATION}_count[1h]" in latency_expr
 
 

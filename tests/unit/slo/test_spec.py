@@ -81,6 +81,10 @@ def test_models_are_frozen() -> None:
             "alert window 3d is longer than the SLO window 1d",
         ),
         ("objective: 0.99\n    labels: {slo_x: y}", "label name 'slo_x' is reserved"),
+        (
+            "objective: 0.99\n    sli: {kind: latency, threshold: 0.3}",
+            "threshold 0.3s is not a bucket bound of the request duration histograms",
+        ),
     ],
 )
 def test_bad_fields_have_paths(body: str, expected: str) -> None:
@@ -108,7 +112,7 @@ slos:
   - name: b
     service: s
     objective: 0.99
-    sli: {kind: latency, threshold: 0.3, region: eu}
+    sli: {kind: latency, threshold: 0.25, region: eu}
   - name: c
     service: s
     objective: 0.99
