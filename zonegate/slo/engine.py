@@ -110,9 +110,13 @@ class SLOEngine:
 
     async def restore(self) -> None:
         """Continue the alert state machines where the previous run left them."""
+        restored = []
         for last in await self.history.run(self.history.store.last_transitions):
             if last.slo in self.specs:
                 self.book.restore(self.specs[last.slo], last)
+                restored.append(last)
+        if self.notifier is not None:  # firing alerts keep being re-sent to Alertmanager
+            self.notifier.adopt(self.specs, restored)
 
     async def status_of(self, spec: SLOSpec, now: float) -> tuple[SLOStatus, list[Transition]]:
         counts = await self.source.window_counts(spec, now, windows_needed(spec))

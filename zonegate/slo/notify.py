@@ -173,6 +173,13 @@ class Notifier:
             if self.config.alertmanager_url:
                 self._spawn(self._to_alertmanager([alert]), "alertmanager")
 
+    def adopt(self, specs: dict[str, SLOSpec], transitions: Sequence[Transition]) -> None:
+        """Take over alerts that were firing before a restart (without notifying again)."""
+        for transition in transitions:
+            if transition.state == AlertState.FIRING:
+                alert = to_alert(specs[transition.slo], transition, self.config.external_url)
+                self.firing[fingerprint(alert.labels)] = alert
+
     def resend(self) -> None:
         """Re-post every firing alert to Alertmanager (call every ``resend_s``)."""
         if self.config.alertmanager_url and self.firing:
