@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -245,7 +246,7 @@ async def _serve(args: argparse.Namespace, slos: SLOFile) -> None:
             "alertmanager_url": args.alertmanager or slos.notifications.alertmanager_url,
             "external_url": args.external_url
             or slos.notifications.external_url
-            or f"http://{args.host}:{args.port}",
+            or (f"http://{args.host}:{args.port}" if args.port else ""),
         }
     )
     extra = [ScrapeTarget(url) for url in args.target]
@@ -271,15 +272,20 @@ async def _serve(args: argparse.Namespace, slos: SLOFile) -> None:
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port)
     await site.start()
-    print(f"zonegate slo: dashboard on http://{args.host}:{args.port}/", file=sys.stderr)
+    host, port = runner.addresses[0][:2] if runner.addresses else (args.host, args.port)
+    print(f"zonegate slo: dashboard on http://{host}:{port}/", file=sys.stderr)
     if not args.etcd and not extra and not args.prometheus:
         print(
             "zonegate slo: nothing to scrape (no --target, --etcd or --prometheus): "
             "showing the store as it is",
             file=sys.stderr,
         )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # stop cleanly: last cycle saved, store closed
+        loop.add_signal_handler(signum, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         await runner.cleanup()
 
