@@ -17,6 +17,7 @@ from zonegate.config.policy_checks import policy_problems
 from zonegate.config.routes import Route
 from zonegate.config.teams import TeamDelegation, delegation_problems
 from zonegate.config.upstream import Cluster
+from zonegate.slo.spec import Notifications, SLOSpec
 
 CONFIG_VERSION = 1
 
@@ -56,6 +57,12 @@ class ClusterConfig(StrictModel):
         default_factory=list, description="API consumers and their credentials (hashed)"
     )
     policies: Policies = Field(default_factory=Policies, description="policy defaults")
+    slos: list[SLOSpec] = Field(
+        default_factory=list, description="SLOs (also accepted in separate SLO files)"
+    )
+    notifications: Notifications | None = Field(
+        default=None, description="where SLO alerts go (webhooks, Alertmanager)"
+    )
 
     @model_validator(mode="after")
     def _references(self) -> ClusterConfig:
