@@ -226,11 +226,13 @@ class GlobalRateLimits:
         self._set_shared(False)
 
     def status(self) -> dict[str, Any]:
+        """Mode, live nodes and, per limit, this node's and its peers' window counts."""
+        now = self.clock()
         return {
             "shared": self.shared,
             "live_nodes": self.live_nodes,
-            "limits": len(self._counters),
             "node": self.node,
+            "limits": {name: c.totals(now) for name, c in sorted(self._counters.items())},
         }
 
     # --- live nodes ---------------------------------------------------------------------------

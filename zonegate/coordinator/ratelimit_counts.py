@@ -190,9 +190,9 @@ class SharedCounter:
                 self._refresh(key, ks, w)
             ks.limit = limit
             prev = ks.prev + ks.peer_prev
-            curr: float = ks.curr + ks.peer_curr
-            if ks.peer_plans:  # what the peers admitted since their last report
-                curr += extrapolated(ks.peer_plans, now, self.sync_interval_s)
+            curr = ks.curr + ks.peer_curr
+            if ks.peer_plans:  # what the peers admitted since their last report (whole)
+                curr += math.floor(extrapolated(ks.peer_plans, now, self.sync_interval_s) + EPSILON)
             quota = limit
             fits = ks.since_sync + cost <= ks.allowance
         else:
@@ -342,3 +342,17 @@ class SharedCounter:
         """Nothing counted here and no peer report that still matters."""
         w = self.index(now)
         return not self._keys and not any(i >= w - 1 for i in self._peers)
+
+    def totals(self, now: float) -> dict[str, int]:
+        """Counts of all keys in the current and previous window: own and peers'."""
+        w = self.index(now)
+        own_prev = sum(ks.count_in(w - 1) for ks in self._keys.values())
+        own_curr = sum(ks.count_in(w) for ks in self._keys.values())
+        peers_prev = sum(sum(r.counts.values()) for r in self._peers.get(w - 1, {}).values())
+        peers_curr = sum(sum(r.counts.values()) for r in self._peers.get(w, {}).values())
+        return {
+            "own_previous": own_prev,
+            "own_current": own_curr,
+            "peers_previous": peers_prev,
+            "peers_current": peers_curr,
+        }

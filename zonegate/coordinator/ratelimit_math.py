@@ -63,6 +63,9 @@ from dataclasses import dataclass
 EPSILON = 1e-9
 MIN_WINDOW_S = 1.0
 QUIET_AFTER_INTERVALS = 3.0
+MS_TOLERANCE = 0.001
+"""Float error allowed in epoch milliseconds (a timestamp 1 µs before a window start
+belongs to that window)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +92,9 @@ class GlobalWindow:
 
 
 def window_index(now: float, window_ms: int) -> int:
-    """The window ``now`` (epoch seconds) falls in, in whole milliseconds (exact at
+    """The window ``now`` (epoch seconds) falls in, computed in milliseconds (exact at
     window starts, whatever the float error of ``now / window_s``)."""
-    return round(now * 1000.0) // window_ms
+    return math.floor(now * 1000.0 + MS_TOLERANCE) // window_ms
 
 
 def global_window(

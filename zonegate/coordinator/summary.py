@@ -73,11 +73,17 @@ def stale_ratelimit_keys(
     keys: Iterable[str], prefix: str, *, now_ms: int, grace_ms: int
 ) -> list[str]:
     """Rate-limit counters (``ratelimit/<limit>/<window-start-ms>/<node>``) of windows that
-    started more than ``grace_ms`` ago."""
+    started more than ``grace_ms`` ago; when the limit segment ends in ``:<window-ms>`` (the
+    global limiter's do), more than two windows plus ``grace_ms`` ago (a window's counts
+    matter until the next window ends)."""
     out = []
     for key in keys:
         parts = key.removeprefix(prefix).split("/")
-        if len(parts) == 3 and parts[1].isdigit() and int(parts[1]) < now_ms - grace_ms:
+        if len(parts) != 3 or not parts[1].isdigit():
+            continue
+        _, colon, window = parts[0].rpartition(":")
+        keep_ms = grace_ms + (2 * int(window) if colon and window.isdigit() else 0)
+        if int(parts[1]) < now_ms - keep_ms:
             out.append(key)
     return out
 

@@ -18,6 +18,8 @@ import uvloop
 
 from zonegate.config.model import ClusterConfig
 from zonegate.config.node import NodeSettings
+from zonegate.coordinator.global_ratelimit import GlobalRateLimits
+from zonegate.coordinator.keys import Keys
 from zonegate.node.compose.upstream_send import cluster_sender
 from zonegate.node.delivery.metrics import MirrorCollector
 from zonegate.node.filters.policy_build import route_filter_builder
@@ -65,11 +67,19 @@ class NodeProcess:
         self.tls = (
             CertificateReloader(tls, on_reload=self.ops.tls_reloaded) if tls is not None else None
         )
+        self.global_limits = (  # scope: cluster limits, shared through etcd
+            GlobalRateLimits(
+                Keys(config.cluster), options.node_id, options.zone, registry=self.ops.registry
+            )
+            if options.etcd
+            else None
+        )
         self.policy_deps = PolicyDeps(
             node=options.node_id,
             zone=options.zone,
             state=PolicyState(),  # rate limiters and the key cache outlive config reloads
             send=cluster_sender(lambda: self.node.snapshot.clusters),
+            global_rate_limits=self.global_limits.backend if self.global_limits else None,
             observer=PrometheusPolicyObserver(self.ops.registry, options.node_id, options.zone),
         )
         self.node = GatewayNode(
@@ -127,6 +137,12 @@ class NodeProcess:
         self.admin.state.extra_status = coordination.status
         self.admin.state.config_source = coordination.config_source
         await coordination.start()
+        if (limits := self.global_limits) is not None:
+            limits.start(coordination.client)
+            self.admin.state.extra_status = lambda: {
+                **coordination.status(),
+                "global_rate_limits": limits.status(),
+            }
 
     def ready_line(self) -> str:
         assert self.address is not None
@@ -158,6 +174,8 @@ class NodeProcess:
             self.ops.writer.reopen()
 
     async def stop(self) -> None:
+        if self.global_limits is not None:
+            await self.global_limits.stop()
         if self.coordination is not None:
             await self.coordination.stop()
         await self.admin.stop()

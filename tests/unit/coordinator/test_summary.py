@@ -57,3 +57,15 @@ def test_stale_ratelimit_windows() -> None:
     assert stale_ratelimit_keys(keys, prefix, now_ms=62_000, grace_ms=60_000) == [
         prefix + "api/1000/n1"
     ]
+
+
+def test_stale_ratelimit_windows_keep_two_windows_of_the_global_limiter() -> None:
+    prefix = "/z/c/ratelimit/"
+    hour = 3_600_000
+    keys = [
+        prefix + f"api:per-consumer:{hour}/{10 * hour}/n1",  # the previous window: in use
+        prefix + f"api:per-consumer:{hour}/{9 * hour}/n1",  # slid out two windows ago
+        prefix + "api:per-consumer:1000/" + str(11 * hour - 61_000) + "/n1",
+    ]
+    now = 11 * hour + hour // 2
+    assert stale_ratelimit_keys(keys, prefix, now_ms=now, grace_ms=60_000) == keys[1:]

@@ -14,6 +14,9 @@
   is unreachable (fail-static); readiness never depends on etcd.
 - Draining revokes the lease first (:meth:`before_drain`), so discovery drops
   the node at once.
+- The node campaigns for leadership; the leader runs the
+  :class:`~zonegate.coordinator.leader_duties.LeaderDuties` (cluster summary,
+  removal of stale rate-limit windows and old annotations). Draining resigns.
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ from zonegate.config.model import ClusterConfig
 from zonegate.config.upstream import Endpoint
 from zonegate.coordinator.client import EtcdClient
 from zonegate.coordinator.discovery import PrefixWatcher, service_watcher
+from zonegate.coordinator.election import Election
 from zonegate.coordinator.fragment_watcher import MergedConfigWatcher
 from zonegate.coordinator.keys import Keys
+from zonegate.coordinator.leader_duties import LeaderDuties
 from zonegate.coordinator.metrics import CoordinatorMetrics
 from zonegate.coordinator.records import NodeInfo, ServiceEndpoint
 from zonegate.coordinator.registry import DEFAULT_TTL, NodeRegistration
@@ -100,6 +105,10 @@ class NodeCoordination:
             initial_revision=node.revision,
             registry=registry,
         )
+        self.election = Election(
+            self.client, self.keys, f"{node.zone}/{node.node_id}", ttl=lease_ttl
+        )
+        self.duties = LeaderDuties(self.election)
         self.services: dict[str, PrefixWatcher[ServiceEndpoint]] = {}
         self._publishing: set[asyncio.Task[Any]] = set()
 
@@ -110,6 +119,8 @@ class NodeCoordination:
         self._snapshot_applied(self.node.snapshot)
         self.registration.start()
         self.config.start()
+        self.election.start()
+        self.duties.start()
         log.info(
             "coordination_started",
             extra={"etcd": ",".join(self.client.endpoints), "cluster": self.keys.cluster},
@@ -118,6 +129,8 @@ class NodeCoordination:
     async def before_drain(self) -> None:
         """Revoke the registration so discovery (the GLB) drops this node at once."""
         await self.registration.stop(revoke=True)
+        await self.duties.stop()
+        await self.election.resign()
 
     async def stop(self) -> None:
         if self._snapshot_applied in self.node.snapshot_listeners:
@@ -129,6 +142,8 @@ class NodeCoordination:
         for task in list(self._publishing):
             task.cancel()
         await self.registration.stop(revoke=True)
+        await self.duties.stop()
+        await self.election.resign()
         await self.client.close()
 
     # --- config -------------------------------------------------------------------
@@ -201,6 +216,7 @@ class NodeCoordination:
                 "endpoints": self.client.endpoints,
                 "reachable": self.client.reachable,
                 "registered": self.registration.registered,
+                "leader": self.election.is_leader,
                 "config_revision": self.config.revision,
                 "rejected_revision": self.config.rejected_revision or None,
                 "rejected_problems": self.config.last_problems,
