@@ -9,49 +9,37 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from types import ModuleType
+from importlib import import_module
 
 from zonegate import __version__
-from zonegate.cli import (
-    catalog_cmd,
-    config_cmd,
-    consumer_cmd,
-    ctl_cmd,
-    demo_backend_cmd,
-    drill_cmd,
-    glb_cmd,
-    logs_cmd,
-    node_cmd,
-    routes_cmd,
-    service_cmd,
-    slo_cmd,
-    status_cmd,
-    toxiproxy_cmd,
-    up_cmd,
-)
 
-COMMANDS: tuple[ModuleType, ...] = (
-    node_cmd,
-    glb_cmd,
-    config_cmd,
-    toxiproxy_cmd,
-    slo_cmd,
-    consumer_cmd,
-    service_cmd,
-    status_cmd,
-    up_cmd,
-    logs_cmd,
-    ctl_cmd,
-    demo_backend_cmd,
-    drill_cmd,
-    routes_cmd,
-    catalog_cmd,
-)
+#: command -> the module that registers it (``register(subparsers)``). Only the
+#: module of the command being run is imported, so ``zonegate ctl ...`` does not
+#: pay for importing the SLO engine or the etcd client; ``--help`` imports all.
+COMMANDS: dict[str, str] = {
+    "node": "zonegate.cli.node_cmd",
+    "glb": "zonegate.cli.glb_cmd",
+    "config": "zonegate.cli.config_cmd",
+    "toxiproxy": "zonegate.cli.toxiproxy_cmd",
+    "slo": "zonegate.cli.slo_cmd",
+    "consumer": "zonegate.cli.consumer_cmd",
+    "service": "zonegate.cli.service_cmd",
+    "status": "zonegate.cli.status_cmd",
+    "up": "zonegate.cli.up_cmd",
+    "down": "zonegate.cli.up_cmd",
+    "logs": "zonegate.cli.logs_cmd",
+    "ctl": "zonegate.cli.ctl_cmd",
+    "demo-backend": "zonegate.cli.demo_backend_cmd",
+    "drill": "zonegate.cli.drill_cmd",
+    "routes": "zonegate.cli.routes_cmd",
+    "catalog": "zonegate.cli.catalog_cmd",
+}
 
 Handler = Callable[[argparse.Namespace], int]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``command`` only that command's module is imported."""
     parser = argparse.ArgumentParser(
         prog="zonegate",
         description=(
@@ -60,13 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"zonegate {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMANDS:
-        module.register(subparsers)
+    modules = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    for name in modules:
+        import_module(name).register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command)
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
