@@ -65,7 +65,7 @@ TXN_MAX_OPS = 100
 DEFAULT_SYNC_INTERVAL_S = 0.1
 DEFAULT_SYNC_TIMEOUT_S = 0.5
 DEFAULT_LEASE_TTL = 10
-MAX_RETRY_S = 0.5
+MAX_RETRY_S = 0.25
 
 
 def limit_segment(route: str, name: str, window_ms: int) -> str:
@@ -97,6 +97,8 @@ class GlobalRateLimitMetrics:
             [names.LABEL_OUTCOME],
             registry=registry,
         )
+        for outcome in ("ok", "failed"):
+            self.syncs.labels(outcome)
 
 
 class GlobalLimitBackend:
@@ -372,7 +374,12 @@ class GlobalRateLimits:
     # --- watch ----------------------------------------------------------------------------------
     async def _watch_loop(self) -> None:
         assert self.client is not None
-        stream = watch_key(self.client, self.keys.ratelimit_prefix, prefix=True)
+        stream = watch_key(
+            self.client,
+            self.keys.ratelimit_prefix,
+            prefix=True,
+            backoff=Backoff(self.sync_interval_s, max(self.sync_interval_s, 2 * MAX_RETRY_S)),
+        )
         async with contextlib.aclosing(stream):
             async for item in stream:
                 now = self.clock()

@@ -6,16 +6,23 @@ logs to a file, and is stopped by its PID (SIGTERM, then SIGKILL).
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import aiohttp
+
+from zonegate import conventions as cv
 from zonegate.testing.ports import free_port, wait_port
 
 CLI = [sys.executable, "-m", "zonegate.cli.main"]
+SYNCS_OK = f'{cv.GLOBAL_RATELIMIT_SYNCS_TOTAL}{{{cv.LABEL_OUTCOME}="ok"}}'
 
 
 @dataclass
@@ -106,3 +113,45 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
     return proc.wait()
+
+
+async def admin_state(session: aiohttp.ClientSession, node: NodeProc) -> dict[str, Any]:
+    """A node's config revision and source, etcd and global rate-limit status, and how
+    many rate-limit syncs it wrote (from its admin /status, /config and /metrics)."""
+    async with session.get(node.admin_url + "/status") as resp:
+        status = await resp.json()
+    async with session.get(node.admin_url + "/config") as resp:
+        config = await resp.json()
+    async with session.get(node.admin_url + "/metrics") as resp:
+        lines = (await resp.text()).splitlines()
+    syncs = next((float(x.split()[-1]) for x in lines if x.startswith(SYNCS_OK)), 0.0)
+    limits = status.get("global_rate_limits", {})
+    etcd = status.get("etcd", {})
+    return {
+        "revision": config["revision"],
+        "source": config["source"],
+        "syncs": syncs,
+        "shared": bool(limits.get("shared")),
+        "live_nodes": limits.get("live_nodes"),
+        "reachable": etcd.get("reachable"),
+        "registered": etcd.get("registered"),
+    }
+
+
+async def admin_states(
+    session: aiohttp.ClientSession, nodes: Sequence[NodeProc]
+) -> list[dict[str, Any]]:
+    return [await admin_state(session, node) for node in nodes]
+
+
+async def poll_until(
+    check: Callable[[], Awaitable[bool]], timeout: float, what: str, every: float = 0.05
+) -> float:
+    """Poll ``check`` until true; returns the seconds it took (RuntimeError after
+    ``timeout``)."""
+    started = time.monotonic()
+    while not await check():
+        if time.monotonic() - started > timeout:
+            raise RuntimeError(f"not within {timeout} s: {what}")
+        await asyncio.sleep(every)
+    return time.monotonic() - started

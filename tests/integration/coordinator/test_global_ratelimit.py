@@ -44,9 +44,10 @@ class TestNode:
 
     def syncs(self) -> float:
         value = self.registry.get_sample_value(
-            names.GLOBAL_RATELIMIT_SYNCS_TOTAL + "_total", {names.LABEL_OUTCOME: "ok"}
+            names.GLOBAL_RATELIMIT_SYNCS_TOTAL, {names.LABEL_OUTCOME: "ok"}
         )
-        return value or 0.0
+        assert value is not None
+        return value
 
 
 async def start_nodes(
@@ -125,8 +126,8 @@ async def test_etcd_writes_do_not_grow_with_the_request_rate(
         await drive(nodes, total_rate, seconds, skew=(1 / 3, 1 / 3, 1 / 3))
         after = (await nodes[0].client.read(Keys(cluster_name).root)).revision
         syncs = [(n.syncs() - b) / seconds for n, b in zip(nodes, before, strict=True)]
-        # at most one transaction per 100 ms sync interval per node
-        assert max(syncs) <= 11, syncs
+        # one transaction per 100 ms sync interval per node, at most
+        assert all(5 <= x <= 11 for x in syncs), syncs
         per_second.append((after - revision) / seconds)
     low, high = per_second
     # 50x the requests, about the same writes (all nodes write every interval in both)
