@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -68,9 +69,23 @@ DEFAULT_LEASE_TTL = 10
 MAX_RETRY_S = 0.25
 
 
+def _fit(value: str, suffix: str = "") -> str:
+    """``value + suffix`` as one key segment; a digest of ``value`` when too long or
+    not a valid segment (names are checked by the config, node ids may be anything)."""
+    try:
+        return segment(value + suffix)
+    except ValueError:
+        return segment(hashlib.blake2b(value.encode(), digest_size=12).hexdigest() + suffix)
+
+
 def limit_segment(route: str, name: str, window_ms: int) -> str:
     """The ``<limit>`` key segment: route, limit name and window length (ms)."""
-    return segment(f"{route}:{name}:{window_ms}", "limit")
+    return _fit(f"{route}:{name}", f":{window_ms}")
+
+
+def node_segment(node_id: str, zone: str) -> str:
+    """The ``<node-id>`` key segment: ``<node-id>@<zone>`` (node ids are unique per zone)."""
+    return _fit(f"{node_id}@{zone}")
 
 
 def window_ms_of(limit_segment: str) -> int | None:
@@ -139,7 +154,7 @@ class GlobalRateLimits:
         if sync_interval_s <= 0 or sync_timeout_s <= 0:
             raise ValueError("sync interval and timeout must be > 0")
         self.keys = keys
-        self.node = segment(f"{node_id}@{zone}", "node id")
+        self.node = node_segment(node_id, zone)
         self._self_registration = f"{zone}/{node_id}"
         self.sync_interval_s = sync_interval_s
         self.sync_timeout_s = sync_timeout_s
