@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -40,13 +39,9 @@ from zonegate import conventions as names
 from zonegate.coordinator.backoff import Backoff
 from zonegate.coordinator.client import EtcdClient
 from zonegate.coordinator.discovery import PrefixWatcher, node_watcher
-from zonegate.coordinator.errors import (
-    CoordinatorError,
-    EtcdUnavailableError,
-    LeaseNotFoundError,
-)
+from zonegate.coordinator.errors import CoordinatorError, LeaseNotFoundError
 from zonegate.coordinator.etcd_types import KeyValue, Put, Resync
-from zonegate.coordinator.keys import Keys, segment
+from zonegate.coordinator.keys import Keys
 from zonegate.coordinator.lease import LeaseKeeper
 from zonegate.coordinator.ratelimit_counts import (
     Report,
@@ -54,6 +49,7 @@ from zonegate.coordinator.ratelimit_counts import (
     decode_report,
     encode_report,
 )
+from zonegate.coordinator.ratelimit_keys import limit_segment, node_segment, window_ms_of
 from zonegate.coordinator.ratelimit_math import global_window, local_share
 from zonegate.coordinator.records import NODE_SERVING, NodeInfo
 from zonegate.coordinator.tasks import cancel_and_wait
@@ -67,30 +63,6 @@ DEFAULT_SYNC_INTERVAL_S = 0.1
 DEFAULT_SYNC_TIMEOUT_S = 0.5
 DEFAULT_LEASE_TTL = 10
 MAX_RETRY_S = 0.25
-
-
-def _fit(value: str, suffix: str = "") -> str:
-    """``value + suffix`` as one key segment; a digest of ``value`` when too long or
-    not a valid segment (names are checked by the config, node ids may be anything)."""
-    try:
-        return segment(value + suffix)
-    except ValueError:
-        return segment(hashlib.blake2b(value.encode(), digest_size=12).hexdigest() + suffix)
-
-
-def limit_segment(route: str, name: str, window_ms: int) -> str:
-    """The ``<limit>`` key segment: route, limit name and window length (ms)."""
-    return _fit(f"{route}:{name}", f":{window_ms}")
-
-
-def node_segment(node_id: str, zone: str) -> str:
-    """The ``<node-id>`` key segment: ``<node-id>@<zone>`` (node ids are unique per zone)."""
-    return _fit(f"{node_id}@{zone}")
-
-
-def window_ms_of(limit_segment: str) -> int | None:
-    _, _, tail = limit_segment.rpartition(":")
-    return int(tail) if tail.isdigit() and int(tail) > 0 else None
 
 
 class GlobalRateLimitMetrics:
@@ -309,7 +281,7 @@ class GlobalRateLimits:
             log.warning("global_ratelimit_lease_lost node=%s", self.node)
             self._drop_lease()
             return self._failed(now, collected)
-        except (EtcdUnavailableError, CoordinatorError, TimeoutError) as exc:
+        except (CoordinatorError, TimeoutError) as exc:  # unreachable, refused, slow
             log.debug("global_ratelimit_sync_failed: %s", exc)
             return self._failed(now, collected)
         for counter, start_ms, report, _ in batch:

@@ -6,13 +6,9 @@ import time
 
 from prometheus_client import CollectorRegistry
 
-from zonegate.coordinator.global_ratelimit import (
-    GlobalRateLimits,
-    limit_segment,
-    node_segment,
-    window_ms_of,
-)
+from zonegate.coordinator.global_ratelimit import GlobalRateLimits
 from zonegate.coordinator.keys import Keys, segment
+from zonegate.coordinator.ratelimit_keys import limit_segment, node_segment, window_ms_of
 from zonegate.coordinator.records import NODE_DRAINING, NodeInfo
 from zonegate.node.policy.decision import LimitSpec
 from zonegate.node.policy.limiter import LocalRateLimiter
