@@ -34,9 +34,10 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from zonegate.node.policy.api_keys import generate_api_key, hash_api_key
 from zonegate.testing.ports import free_port, wait_port
 
-console = Console()
+console = Console(width=int(os.environ.get("COLUMNS", "140")))
 
 NGINX_BACKEND = """
 worker_processes 1;
@@ -50,6 +51,7 @@ http {{
   server {{
     listen 127.0.0.1:{port} reuseport backlog=4096;
     location / {{ default_type text/plain; return 200 "{body}"; }}
+    location /json {{ default_type application/json; return 200 '{{"v":1}}'; }}
   }}
   server {{
     listen 127.0.0.1:{otlp_port};
@@ -113,6 +115,44 @@ routes:
     upstream: backend
 """
 
+# API-key auth + a local rate limit that never limits + header transforms.
+ZONEGATE_POLICY_CONFIG = """
+version: 1
+clusters:
+  - name: backend
+    endpoints: [{{address: "127.0.0.1:{backend}", zone: bench}}]
+consumers:
+  - name: bench
+    groups: [bench]
+    api_keys: [{{id: "{key_id}", hash: "{key_hash}"}}]
+routes:
+  - name: policies
+    upstream: backend
+    policies:
+      auth: {{type: api_key}}
+      rate_limits:
+        - {{name: per-consumer, key: [consumer], algorithm: token_bucket,
+           requests: 100000000, per_s: 1}}
+      transform:
+        request_headers: {{set: {{x-gateway-zone: "${{zone}}"}}}}
+        response_headers: {{set: {{x-served-by: "${{node}}"}}, remove: [server]}}
+"""
+
+# One request fans out to three upstream calls (in parallel) and merges them.
+ZONEGATE_COMPOSITION_CONFIG = """
+version: 1
+clusters:
+  - name: backend
+    endpoints: [{{address: "127.0.0.1:{backend}", zone: bench}}]
+routes:
+  - name: page
+    aggregate:
+      calls:
+        - {{name: a, cluster: backend, path: /json}}
+        - {{name: b, cluster: backend, path: /json}}
+        - {{name: c, cluster: backend, path: /json}}
+"""
+
 
 @dataclass
 class Row:
@@ -149,7 +189,12 @@ def _latency_us(text: str) -> float:
 
 
 def run_wrk(
-    port: int, connections: int, duration: float, scheme: str = "http"
+    port: int,
+    connections: int,
+    duration: float,
+    scheme: str = "http",
+    path: str = "/",
+    headers: tuple[str, ...] = (),
 ) -> tuple[float, float, float, int]:
     """One wrk run on core 0; returns req/s, p50 us, p99 us, requests."""
     cmd = [
@@ -161,7 +206,8 @@ def run_wrk(
         f"-c{connections}",
         f"-d{duration:g}s",
         "--latency",
-        f"{scheme}://127.0.0.1:{port}/",
+        *[arg for header in headers for arg in ("-H", header)],
+        f"{scheme}://127.0.0.1:{port}{path}",
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     rps = p50 = p99 = 0.0
@@ -217,12 +263,14 @@ def measure(
     runs: int,
     duration: float,
     scheme: str = "http",
+    path: str = "/",
+    headers: tuple[str, ...] = (),
 ) -> Row:
     row = Row(name, connections, [], [], [], [])
-    run_wrk(port, connections, 1.0, scheme)  # warm up pools and caches
+    run_wrk(port, connections, 1.0, scheme, path, headers)  # warm up pools and caches
     for _ in range(runs):
         before = cpu_seconds(pids)
-        rps, p50, p99, requests = run_wrk(port, connections, duration, scheme)
+        rps, p50, p99, requests = run_wrk(port, connections, duration, scheme, path, headers)
         used = cpu_seconds(pids) - before
         row.rps.append(rps)
         row.p50_us.append(p50)
@@ -232,7 +280,7 @@ def measure(
     return row
 
 
-ROW_KEYS = ("direct", "nginx", "plain", "obs", "nginx-tls", "tls")
+ROW_KEYS = ("direct", "nginx", "plain", "obs", "policies", "nginx-tls", "tls", "compose")
 
 
 def write_certificate(directory: Path) -> tuple[str, str]:
@@ -342,34 +390,64 @@ def main() -> int:
         tls_cmd = on_port(tls_port, "--tls-cert", cert, "--tls-key", key)
         nginx_tls_cmd = [*proxy_cmd[:-4], "-c", str(d / "proxy-tls.conf"), "-e", str(d / "t.log")]
         workers = f"{args.workers} worker"
-        candidates = [
-            ("direct", "direct (nginx backend)", backend_port, None, "http"),
-            ("nginx", "nginx proxy", proxy_port, proxy_cmd, "http"),
-            ("plain", f"zonegate plain route ({workers})", zg_port, zg_cmd, "http"),
-            ("obs", f"zonegate + access log + tracing 1% ({workers})", obs_port, obs_cmd, "http"),
-            ("nginx-tls", "nginx proxy (tls)", tls_proxy_port, nginx_tls_cmd, "https"),
-            ("tls", f"zonegate plain route (tls, {workers})", tls_port, tls_cmd, "https"),
-        ]
-        plan = [(name, port, cmd, scheme) for key, name, port, cmd, scheme in candidates
-                if key in wanted]  # fmt: skip
+        key_id, api_key = generate_api_key()
+        policy_port, compose_port = free_port(), free_port()
+        (d / "policies.yaml").write_text(
+            ZONEGATE_POLICY_CONFIG.format(
+                backend=backend_port, key_id=key_id, key_hash=hash_api_key(api_key)
+            )
+        )
+        (d / "compose.yaml").write_text(ZONEGATE_COMPOSITION_CONFIG.format(backend=backend_port))
+        policy_cmd = [*obs_cmd, "-c", str(d / "policies.yaml")]
+        policy_cmd[policy_cmd.index("--listen") + 1] = f"127.0.0.1:{policy_port}"
+        compose_cmd = [*on_port(compose_port), "-c", str(d / "compose.yaml")]
+        no: tuple[str, ...] = ()
+        candidates: list[tuple[str, str, int, list[str] | None, str, str, tuple[str, ...]]] = [
+            ("direct", "direct (nginx backend)", backend_port, None, "http", "/", no),
+            ("nginx", "nginx proxy", proxy_port, proxy_cmd, "http", "/", no),
+            ("plain", f"zonegate plain route ({workers})", zg_port, zg_cmd, "http", "/", no),
+            ("obs", f"zonegate + access log + tracing 1% ({workers})", obs_port, obs_cmd,
+             "http", "/", no),
+            ("policies", f"zonegate + obs + key auth, rate limit, transforms ({workers})",
+             policy_port, policy_cmd, "http", "/", (f"X-API-Key: {api_key}",)),
+            ("nginx-tls", "nginx proxy (tls)", tls_proxy_port, nginx_tls_cmd, "https", "/", no),
+            ("tls", f"zonegate plain route (tls, {workers})", tls_port, tls_cmd, "https", "/", no),
+            ("compose", "direct /json (one of the 3 calls)", backend_port, None, "http",
+             "/json", no),
+            ("compose", f"zonegate aggregate of 3 calls ({workers})", compose_port, compose_cmd,
+             "http", "/page", no),
+        ]  # fmt: skip
+        plan = [c[1:] for c in candidates if c[0] in wanted]
         total = len(plan) * 2
         with (
             process(backend_cmd, backend_port, d / "backend.out"),
             Progress(console=console, transient=True) as progress,
         ):
             task = progress.add_task("measuring", total=total)
-            for name, port, cmd, scheme in plan:
+            for name, port, cmd, scheme, path, headers in plan:
                 if cmd is None:
                     for c in (64, 1):
                         progress.update(task, description=f"{name} -c{c}")
-                        rows.append(measure(name, port, [], c, args.runs, args.duration))
+                        rows.append(
+                            measure(name, port, [], c, args.runs, args.duration, scheme, path)
+                        )
                         progress.advance(task)
                     continue
                 with process(cmd, port, d / f"{port}.out") as proc:
                     for c in (64, 1):
                         progress.update(task, description=f"{name} -c{c}")
                         rows.append(
-                            measure(name, port, [proc.pid], c, args.runs, args.duration, scheme)
+                            measure(
+                                name,
+                                port,
+                                [proc.pid],
+                                c,
+                                args.runs,
+                                args.duration,
+                                scheme,
+                                path,
+                                headers,
+                            )
                         )
                         progress.advance(task)
     print_table(rows, args)
@@ -417,6 +495,53 @@ def print_table(rows: list[Row], args: argparse.Namespace) -> None:
             f"{r.cpu:.1f}" if r.cpu == r.cpu else "",
         )
     console.print(table)
+    print_ratios(rows)
+
+
+def print_ratios(rows: list[Row]) -> None:
+    """The targets of the issues, as ratios measured in this run."""
+
+    def find(prefix: str, connections: int) -> Row | None:
+        return next(
+            (r for r in rows if r.name.startswith(prefix) and r.connections == connections), None
+        )
+
+    nginx64, nginx1, direct1 = find("nginx proxy", 64), find("nginx proxy", 1), find("direct (", 1)
+    checks = Table(title="targets (ratios within this run)")
+    for col in ("what", "measured", "target"):
+        checks.add_column(col)
+    plain64, plain1 = find("zonegate plain route (1", 64), find("zonegate plain route (1", 1)
+    if nginx64 and plain64:
+        checks.add_row(
+            "plain route req/s vs nginx",
+            f"{plain64.rps_median / nginx64.rps_median:.2f}x",
+            ">= 0.6x",
+        )
+    if nginx1 and plain1 and direct1:
+        ours, theirs = plain1.p50 - direct1.p50, nginx1.p50 - direct1.p50
+        checks.add_row("added latency per hop (-c1) vs nginx", f"{ours / theirs:.2f}x", "<= 2x")
+    obs64 = find("zonegate + access log", 64)
+    if nginx64 and obs64:
+        checks.add_row(
+            "observability row req/s vs nginx",
+            f"{obs64.rps_median / nginx64.rps_median:.2f}x",
+            ">= 0.45x",
+        )
+    policies64 = find("zonegate + obs + key auth", 64)
+    if obs64 and policies64:
+        checks.add_row(
+            "policies row vs observability row",
+            f"{policies64.rps_median / obs64.rps_median:.2f}x",
+            ">= 0.85x",
+        )
+    json1, compose1 = find("direct /json", 1), find("zonegate aggregate", 1)
+    if json1 and compose1:
+        checks.add_row(
+            "3-call aggregate p50 vs sum of 3 direct calls",
+            f"{compose1.p50:.0f} us vs {3 * json1.p50:.0f} us",
+            "(reference)",
+        )
+    console.print(checks)
 
 
 if __name__ == "__main__":
