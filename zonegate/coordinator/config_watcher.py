@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 OnConfig = Callable[[ClusterConfig, int], Awaitable[None] | None]
 
 
-class ConfigWatcher:
-    """The last good cluster config, kept current from etcd."""
+class WatchedConfig:
+    """What every config watcher shares: the config in force, refusals, and waits."""
 
     def __init__(
         self,
@@ -55,14 +55,54 @@ class ConfigWatcher:
         self._seen = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self.run(), name="config-watch")
-
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
             await cancel_and_wait(task)
+
+    async def _reject(self, revision: int, problems: list[str]) -> None:
+        self.rejected_revision = revision
+        self.last_problems = problems
+        self.client.metrics.config_rejected.inc()
+        log.error(
+            "config_rejected revision=%d keeping=%d problems=%s",
+            revision,
+            self.revision,
+            "; ".join(problems),
+        )
+        await self._notify()
+
+    async def _notify(self) -> None:
+        async with self._seen:
+            self._seen.notify_all()
+
+    async def wait_for_revision(self, revision: int, timeout: float) -> bool:
+        """Wait until the config in force is at ``revision`` or later."""
+        return await self._wait(lambda: self.revision >= revision, timeout)
+
+    async def wait_for_rejection(self, revision: int, timeout: float) -> bool:
+        """Wait until ``revision`` (or a later one) has been refused."""
+        return await self._wait(lambda: self.rejected_revision >= revision, timeout)
+
+    async def _wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        async def wait() -> None:
+            async with self._seen:
+                await self._seen.wait_for(predicate)
+
+        try:
+            async with asyncio.timeout(timeout):
+                await wait()
+        except TimeoutError:
+            return False
+        return True
+
+
+class ConfigWatcher(WatchedConfig):
+    """The last good cluster config, kept current from etcd."""
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name="config-watch")
 
     async def run(self) -> None:
         stream = watch_key(self.client, self.keys.config)
@@ -112,47 +152,3 @@ class ConfigWatcher:
         self.client.metrics.config_updates.inc()
         log.info("config_updated revision=%d", revision)
         await self._notify()
-
-    async def _reject(self, revision: int, problems: list[str]) -> None:
-        self.rejected_revision = revision
-        self.last_problems = problems
-        self.client.metrics.config_rejected.inc()
-        log.error(
-            "config_rejected revision=%d keeping=%d problems=%s",
-            revision,
-            self.revision,
-            "; ".join(problems),
-        )
-        await self._notify()
-
-    async def _notify(self) -> None:
-        async with self._seen:
-            self._seen.notify_all()
-
-    async def wait_for_revision(self, revision: int, timeout: float) -> bool:
-        """Wait until the running config is at ``revision`` or later."""
-
-        async def wait() -> None:
-            async with self._seen:
-                await self._seen.wait_for(lambda: self.revision >= revision)
-
-        try:
-            async with asyncio.timeout(timeout):
-                await wait()
-        except TimeoutError:
-            return False
-        return True
-
-    async def wait_for_rejection(self, revision: int, timeout: float) -> bool:
-        """Wait until ``revision`` (or a later one) has been refused."""
-
-        async def wait() -> None:
-            async with self._seen:
-                await self._seen.wait_for(lambda: self.rejected_revision >= revision)
-
-        try:
-            async with asyncio.timeout(timeout):
-                await wait()
-        except TimeoutError:
-            return False
-        return True

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge
@@ -32,7 +32,7 @@ from zonegate import conventions as cv
 from zonegate.config.model import ClusterConfig
 from zonegate.coordinator.client import EtcdClient
 from zonegate.coordinator.config_store import decode
-from zonegate.coordinator.config_watcher import OnConfig
+from zonegate.coordinator.config_watcher import OnConfig, WatchedConfig
 from zonegate.coordinator.etcd_types import EventKind, KeyValue, Resync, WatchEvent
 from zonegate.coordinator.fragment_merge import FragmentInput, MergeResult, merge
 from zonegate.coordinator.fragments import decode_fragment, fragments_prefix
@@ -43,7 +43,7 @@ from zonegate.errors import ConfigError
 log = logging.getLogger(__name__)
 
 
-class MergedConfigWatcher:
+class MergedConfigWatcher(WatchedConfig):
     """The last good merged config (platform + team fragments), kept current from etcd."""
 
     def __init__(
@@ -56,13 +56,9 @@ class MergedConfigWatcher:
         initial_revision: int = 0,
         registry: CollectorRegistry | None = None,
     ) -> None:
-        self.client = client
-        self.keys = keys
-        self.on_config = on_config
-        self.config = initial
-        self.revision = initial_revision if initial is not None else 0
-        self.rejected_revision = 0
-        self.last_problems: list[str] = []
+        super().__init__(
+            client, keys, on_config, initial=initial, initial_revision=initial_revision
+        )
         #: Teams whose fragment the current merge left out, with why.
         self.dropped: dict[str, list[str]] = {}
         self.teams: tuple[str, ...] = ()
@@ -74,9 +70,7 @@ class MergedConfigWatcher:
         self._latest = 0
         self._synced: set[str] = set()
         self._dirty = asyncio.Event()
-        self._seen = asyncio.Condition()
         self._applied: tuple[object, ...] | None = None
-        self._task: asyncio.Task[None] | None = None
         self._gauge = (
             Gauge(
                 cv.CONFIG_FRAGMENTS_DROPPED,
@@ -90,13 +84,6 @@ class MergedConfigWatcher:
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self.run(), name="merged-config-watch")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
@@ -223,38 +210,3 @@ class MergedConfigWatcher:
         self.dropped = dropped
         if self._gauge is not None:
             self._gauge.set(len(dropped))
-
-    async def _reject(self, revision: int, problems: list[str]) -> None:
-        self.rejected_revision = revision
-        self.last_problems = problems
-        self.client.metrics.config_rejected.inc()
-        log.error(
-            "config_rejected revision=%d keeping=%d problems=%s",
-            revision,
-            self.revision,
-            "; ".join(problems),
-        )
-        await self._notify()
-
-    async def _notify(self) -> None:
-        async with self._seen:
-            self._seen.notify_all()
-
-    async def wait_for_revision(self, revision: int, timeout: float) -> bool:
-        """Wait until the merged config in force is at ``revision`` or later."""
-        return await self._wait(lambda: self.revision >= revision, timeout)
-
-    async def wait_for_rejection(self, revision: int, timeout: float) -> bool:
-        """Wait until ``revision`` (or a later one) has been refused."""
-        return await self._wait(lambda: self.rejected_revision >= revision, timeout)
-
-    async def _wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        async def wait() -> None:
-            async with self._seen:
-                await self._seen.wait_for(predicate)
-
-        try:
-            await asyncio.wait_for(wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
