@@ -58,11 +58,11 @@ class ClusterEnv:
         assert not (self.run_dir / "etcd").exists()
 
 
-@pytest.fixture
-def cluster_env(tmp_path: Path) -> Iterator[ClusterEnv]:
-    marker = tmp_path / "tmp"
+def make_cluster_env(base: Path) -> ClusterEnv:
+    """A private run dir, work dir and marker TMPDIR under ``base``."""
+    marker = base / "tmp"
     marker.mkdir()
-    work = tmp_path / "work"
+    work = base / "work"
     work.mkdir()
     env = {
         k: v
@@ -70,19 +70,29 @@ def cluster_env(tmp_path: Path) -> Iterator[ClusterEnv]:
         if k not in ("ZONEGATE_ETCD_ENDPOINTS", "ZONEGATE_CLUSTER", "PYTEST_XDIST_WORKER")
     }
     env.update(
-        ZONEGATE_RUN_DIR=str(tmp_path / "run"),
+        ZONEGATE_RUN_DIR=str(base / "run"),
         TMPDIR=str(marker),
         PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
         PYTHONPATH=str(ROOT),
     )
-    cluster = ClusterEnv(tmp_path / "run", marker, env, work)
+    return ClusterEnv(base / "run", marker, env, work)
+
+
+def tear_down(cluster: ClusterEnv) -> None:
+    """Stop the cluster if it runs; kill anything it left, even after a failure."""
+    if (cluster.run_dir / "state.json").exists():
+        cluster.zonegate("down", timeout=120)
+    for proc in cluster.leftovers():
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+
+
+@pytest.fixture
+def cluster_env(tmp_path: Path) -> Iterator[ClusterEnv]:
+    cluster = make_cluster_env(tmp_path)
     try:
         yield cluster
     finally:
-        if (cluster.run_dir / "state.json").exists():
-            cluster.zonegate("down", timeout=120)
-        for proc in cluster.leftovers():  # never leave anything running, even on failure
-            try:
-                proc.kill()
-            except psutil.Error:
-                pass
+        tear_down(cluster)

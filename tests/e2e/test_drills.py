@@ -11,17 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 import yaml
 
+from tests.e2e.conftest import ClusterEnv, make_cluster_env, tear_down
 from zonegate.chaos.records import RequestRecord, read_records
 from zonegate.cluster.spec import default_cluster_text
 from zonegate.cluster.state import read_state
@@ -29,53 +26,9 @@ from zonegate.slo.budget import EventCounts, budget_consumed_between
 
 pytestmark = pytest.mark.e2e
 
-VENV_BIN = Path(sys.executable).parent
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class Cluster:
-    def __init__(self, base: Path) -> None:
-        self.run_dir = base / "run"
-        self.marker = base / "tmp"
-        self.marker.mkdir()
-        self.work = base / "work"
-        self.work.mkdir()
-        self.env = {
-            k: v
-            for k, v in os.environ.items()
-            if k not in ("ZONEGATE_ETCD_ENDPOINTS", "ZONEGATE_CLUSTER", "PYTEST_XDIST_WORKER")
-        }
-        self.env.update(
-            ZONEGATE_RUN_DIR=str(self.run_dir),
-            TMPDIR=str(self.marker),
-            PATH=f"{VENV_BIN}{os.pathsep}{self.env.get('PATH', '')}",
-            PYTHONPATH=str(ROOT),
-        )
-
-    def zonegate(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(VENV_BIN / "zonegate"), *args],
-            env=self.env,
-            cwd=self.work,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-    def leftovers(self) -> list[psutil.Process]:
-        found = []
-        for proc in psutil.process_iter():
-            try:
-                if proc.environ().get("TMPDIR") == str(self.marker):
-                    found.append(proc)
-            except (psutil.Error, OSError):
-                continue
-        return found
-
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterEnv]:
     base = tmp_path_factory.mktemp("drills")
     data = yaml.safe_load(default_cluster_text())
     local = data["local"]
@@ -91,21 +44,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     ]
     path = base / "cluster.yaml"
     path.write_text(yaml.safe_dump(data))
-    cluster = Cluster(base)
+    cluster = make_cluster_env(base)
     try:
-        up = cluster.zonegate("up", "--detach", "-c", str(path))
+        up = cluster.zonegate("up", "--detach", "-c", str(path), timeout=120)
         assert up.returncode == 0, up.stdout + up.stderr
         yield cluster
     finally:
-        cluster.zonegate("down", timeout=120)
-        for proc in cluster.leftovers():
-            try:
-                proc.kill()
-            except psutil.Error:
-                pass
+        tear_down(cluster)
 
 
-def run_drill(cluster: Cluster, name: str, out: Path) -> tuple[int, dict[str, Any], str]:
+def run_drill(cluster: ClusterEnv, name: str, out: Path) -> tuple[int, dict[str, Any], str]:
     result = cluster.zonegate(
         "drill",
         "run",
@@ -149,7 +97,7 @@ def check_against_log(report: dict[str, Any], records: list[RequestRecord]) -> N
     )
 
 
-def read_annotation(cluster: Cluster, key: str) -> dict[str, Any]:
+def read_annotation(cluster: ClusterEnv, key: str) -> dict[str, Any]:
     from zonegate.coordinator.client import EtcdClient
 
     state = read_state(cluster.run_dir)
@@ -165,7 +113,7 @@ def read_annotation(cluster: Cluster, key: str) -> dict[str, Any]:
     return value
 
 
-def test_zone_outage(cluster: Cluster, tmp_path: Path) -> None:
+def test_zone_outage(cluster: ClusterEnv, tmp_path: Path) -> None:
     code, report, output = run_drill(cluster, "zone-outage", tmp_path / "zone-outage")
     assert code == 0, output[-4000:]
     assert report["outcome"] == "completed"
@@ -193,7 +141,7 @@ def test_zone_outage(cluster: Cluster, tmp_path: Path) -> None:
         assert (tmp_path / "zone-outage" / name).stat().st_size > 0
 
 
-def test_rolling_restart(cluster: Cluster, tmp_path: Path) -> None:
+def test_rolling_restart(cluster: ClusterEnv, tmp_path: Path) -> None:
     state = read_state(cluster.run_dir)
     assert state is not None
     before = {p.name: p.pid for p in state.processes if p.kind == "node"}
