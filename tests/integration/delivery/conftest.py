@@ -37,20 +37,6 @@ NodeFactory = Callable[..., Awaitable[Node]]
 
 
 @pytest.fixture
-async def backends() -> AsyncIterator[BackendFactory]:
-    started: list[TestBackend] = []
-
-    async def make(name: str = "backend") -> TestBackend:
-        backend = await TestBackend(name).start()
-        started.append(backend)
-        return backend
-
-    yield make
-    for backend in started:
-        await backend.stop()
-
-
-@pytest.fixture
 async def gateway() -> AsyncIterator[NodeFactory]:
     """``await gateway(config_dict)``: a started node with metrics (incl. mirror counts)."""
     made: list[Node] = []

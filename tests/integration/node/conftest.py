@@ -18,20 +18,6 @@ BackendFactory = Callable[..., Awaitable[TestBackend]]
 
 
 @pytest.fixture
-async def backends() -> AsyncIterator[BackendFactory]:
-    started: list[TestBackend] = []
-
-    async def make(name: str = "backend") -> TestBackend:
-        backend = await TestBackend(name).start()
-        started.append(backend)
-        return backend
-
-    yield make
-    for backend in started:
-        await backend.stop()
-
-
-@pytest.fixture
 async def gateway() -> AsyncIterator[NodeFactory]:
     nodes: list[GatewayNode] = []
 

@@ -37,20 +37,6 @@ OpsNodeFactory = Callable[..., Awaitable[OpsNode]]
 
 
 @pytest.fixture
-async def backends() -> AsyncIterator[BackendFactory]:
-    started: list[TestBackend] = []
-
-    async def make(name: str = "backend") -> TestBackend:
-        backend = await TestBackend(name).start()
-        started.append(backend)
-        return backend
-
-    yield make
-    for backend in started:
-        await backend.stop()
-
-
-@pytest.fixture
 async def ops_node() -> AsyncIterator[OpsNodeFactory]:
     """``await ops_node(config_dict, node={...settings...})``: a started node with ops."""
     made: list[OpsNode] = []

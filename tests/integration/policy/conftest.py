@@ -122,20 +122,6 @@ def policy_builder(
 
 
 @pytest.fixture
-async def backends() -> AsyncIterator[BackendFactory]:
-    started: list[TestBackend] = []
-
-    async def make(name: str = "backend") -> TestBackend:
-        backend = await TestBackend(name).start()
-        started.append(backend)
-        return backend
-
-    yield make
-    for backend in started:
-        await backend.stop()
-
-
-@pytest.fixture
 async def policy_gateway() -> AsyncIterator[GatewayFactory]:
     nodes: list[GatewayNode] = []
 
