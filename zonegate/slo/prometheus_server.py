@@ -16,8 +16,10 @@ import yaml
 from zonegate.testing.ports import free_port
 
 
-class Prometheus:
-    """A real Prometheus server (Debian package) in a temporary directory."""
+class LocalServer:
+    """A server binary on a free loopback port in ``workdir``, ready on ``/-/ready``."""
+
+    name = "server"
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
@@ -27,6 +29,39 @@ class Prometheus:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    async def wait_ready(self, timeout: float = 30.0) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    log_text = (self.workdir / f"{self.name}.log").read_text()
+                    raise RuntimeError(f"{self.name} exited: {log_text[-2000:]}")
+                try:
+                    async with session.get(f"{self.url}/-/ready") as resp:
+                        if resp.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise TimeoutError(f"{self.name} did not become ready")
+
+    def stop(self) -> None:
+        """Stop the process this object started (by its PID only)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Prometheus(LocalServer):
+    """A real Prometheus server (Debian package) in a temporary directory."""
+
+    name = "prometheus"
 
     async def start(self, targets: list[str], rules: str, interval: str = "1s") -> None:
         """Start scraping ``targets`` (host:port) with ``rules``; return once ready."""
@@ -64,23 +99,6 @@ class Prometheus:
             cwd=self.workdir,
         )
 
-    async def wait_ready(self, timeout: float = 30.0) -> None:
-        assert self.proc is not None
-        deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    log_text = (self.workdir / "prometheus.log").read_text()
-                    raise RuntimeError(f"prometheus exited: {log_text[-2000:]}")
-                try:
-                    async with session.get(f"{self.url}/-/ready") as resp:
-                        if resp.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise TimeoutError("prometheus did not become ready")
-
     async def query(self, expr: str) -> list[dict[str, Any]]:
         async with aiohttp.ClientSession() as session:
             params = {"query": expr}
@@ -91,27 +109,11 @@ class Prometheus:
         result: list[dict[str, Any]] = body["data"]["result"]
         return result
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
-
-class Alertmanager:
+class Alertmanager(LocalServer):
     """A real Alertmanager (Debian ``prometheus-alertmanager``), clustering off, loopback only."""
 
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    name = "alertmanager"
 
     def launch(self) -> None:
         binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
@@ -138,32 +140,10 @@ class Alertmanager:
 
     async def start(self) -> None:
         self.launch()
-        assert self.proc is not None
-        deadline = time.monotonic() + 30
-        async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError((self.workdir / "alertmanager.log").read_text()[-2000:])
-                try:
-                    async with session.get(f"{self.url}/-/ready") as resp:
-                        if resp.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise TimeoutError("alertmanager did not become ready")
+        await self.wait_ready()
 
     async def alerts(self) -> list[dict[str, Any]]:
         async with aiohttp.ClientSession() as session:
             async with session.get(f"{self.url}/api/v2/alerts") as resp:
                 body: list[dict[str, Any]] = await resp.json()
                 return body
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
