@@ -26,6 +26,7 @@ from zonegate.node.exchange import start_relay
 from zonegate.node.filters.base import LocalReply
 from zonegate.node.headers import request_head
 from zonegate.node.http import ResponseHead
+from zonegate.node.retry_policy import retry_budget_allows, status_is_retriable
 from zonegate.node.router import CompiledRoute
 from zonegate.node.upstream.cluster import UpstreamCluster
 from zonegate.node.upstream.connection import UpstreamConnection
@@ -113,8 +114,8 @@ class FastExchange:
         if (
             policy.max_attempts > 1
             and (self.req.idempotent or policy.allow_non_idempotent)
-            and proxy.status_retriable(policy, status)
-            and proxy.retry_budget_allows(self.cluster, policy)
+            and status_is_retriable(policy, status)
+            and retry_budget_allows(self.cluster, policy)
         ):
             conn.detach()
             conn.close()
@@ -218,7 +219,7 @@ def try_fast(proxy: Proxy, client: ClientConnection, exchange: Exchange) -> bool
     cluster = snapshot.clusters[cluster_name]
     if not cluster.allow_request():
         return False
-    host = cluster.pick(proxy.hash_key(cluster, req))
+    host = cluster.pick(cluster.hash_key(req))
     if host is None:
         return False
     conn = cluster.pool.take_idle(host.address)

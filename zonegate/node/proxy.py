@@ -10,7 +10,6 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from zonegate import conventions as cv
-from zonegate.config.routes import RetryPolicy
 from zonegate.node.attempt_hooks import AttemptHooks
 from zonegate.node.body import BodyStream
 from zonegate.node.context import RequestContext
@@ -28,6 +27,11 @@ from zonegate.node.filters.base import LocalReply
 from zonegate.node.headers import request_head
 from zonegate.node.http import Request, ResponseHead
 from zonegate.node.observer import RequestObserver
+from zonegate.node.retry_policy import (
+    error_is_retriable,
+    retry_budget_allows,
+    status_is_retriable,
+)
 from zonegate.node.router import CompiledRoute
 from zonegate.node.upstream.backoff import backoff_delay
 from zonegate.node.upstream.cluster import UpstreamCluster
@@ -39,8 +43,6 @@ if TYPE_CHECKING:
     from zonegate.node.snapshot import Snapshot
 
 log = logging.getLogger("zonegate.node.proxy")
-
-_GATEWAY_ERRORS = frozenset({502, 503, 504})
 
 
 class Overflow(NodeError):
@@ -56,24 +58,6 @@ class NoHealthyHost(NodeError):
 class CircuitOpen(NodeError):
     status = 503
     code = cv.ERR_CIRCUIT_OPEN
-
-
-def status_is_retriable(policy: RetryPolicy, status: int) -> bool:
-    on = policy.retry_on
-    return (
-        ("5xx" in on and status >= 500)
-        or ("gateway-error" in on and status in _GATEWAY_ERRORS)
-        or ("retriable-status-codes" in on and status in policy.retriable_status_codes)
-    )
-
-
-def error_is_retriable(policy: RetryPolicy, exc: UpstreamError) -> bool:
-    on = policy.retry_on
-    if isinstance(exc, ConnectFailed):
-        return "connect-failure" in on or "5xx" in on or "gateway-error" in on
-    if isinstance(exc, UpstreamTimeout):
-        return "timeout" in on or "5xx" in on or "gateway-error" in on
-    return "reset" in on or "5xx" in on or "gateway-error" in on
 
 
 class Proxy:
@@ -253,7 +237,7 @@ class Proxy:
                     head_only=head_only,
                 )
         retry_allowed = req.idempotent or policy.allow_non_idempotent
-        key = self.hash_key(cluster, req)
+        key = cluster.hash_key(req)
         tried: list[Host] = []
         last_error: NodeError = NoHealthyHost("no healthy upstream host")
         attempt = 0
@@ -315,8 +299,16 @@ class Proxy:
                     started = time.perf_counter()
                     host.active_requests += 1
                     try:
-                        conn = await self._attempt(
-                            client, host, cluster, attempt_head, body, head_only, per_try, deadline
+                        conn = await send_request(
+                            client,
+                            cluster.pool,
+                            host,
+                            attempt_head,
+                            body,
+                            head_only=head_only,
+                            try_deadline=per_try,
+                            deadline=deadline,
+                            connect_timeout=cluster.cfg.connect_timeout_s,
                         )
                     except UpstreamError as exc:
                         error = exc
@@ -340,7 +332,7 @@ class Proxy:
                     can_retry
                     and attempt < policy.max_attempts
                     and body.replayable
-                    and self._retry_budget_allows(cluster, policy)
+                    and retry_budget_allows(cluster, policy)
                 )
                 if not will_retry:
                     if conn is not None:
@@ -378,57 +370,6 @@ class Proxy:
         """Finish a request whose first attempt ran on the fast path (retries, errors)."""
         await self._guarded(
             client, ctx, req, self._proxy(client, ctx, req, None, route, snapshot, prior)
-        )
-
-    def status_retriable(self, policy: RetryPolicy, status: int) -> bool:
-        return status_is_retriable(policy, status)
-
-    def retry_budget_allows(self, cluster: UpstreamCluster, policy: RetryPolicy) -> bool:
-        return self._retry_budget_allows(cluster, policy)
-
-    def _retry_budget_allows(self, cluster: UpstreamCluster, policy: RetryPolicy) -> bool:
-        if not cluster.limits.try_acquire_retry():
-            return False
-        cluster.limits.release_retry()
-        budget = policy.budget
-        allowed = max(budget.min_concurrency, cluster.active_requests * budget.percent / 100)
-        return cluster.active_retries < allowed
-
-    @staticmethod
-    def hash_key(cluster: UpstreamCluster, req: Request) -> bytes | None:
-        if cluster.hash_header is not None:
-            return req.header(cluster.hash_header)
-        if cluster.hash_cookie is not None:
-            cookies = req.header(b"cookie")
-            if cookies:
-                prefix = cluster.hash_cookie.encode() + b"="
-                for raw in cookies.split(b";"):
-                    part = raw.strip()
-                    if part.startswith(prefix):
-                        return part[len(prefix) :]
-        return None
-
-    async def _attempt(
-        self,
-        client: ClientConnection,
-        host: Host,
-        cluster: UpstreamCluster,
-        head: bytes,
-        body: RequestBody,
-        head_only: bool,
-        try_deadline: float,
-        deadline: float,
-    ) -> UpstreamConnection:
-        return await send_request(
-            client,
-            cluster.pool,
-            host,
-            head,
-            body,
-            head_only=head_only,
-            try_deadline=try_deadline,
-            deadline=deadline,
-            connect_timeout=cluster.cfg.connect_timeout_s,
         )
 
     async def _respond(

@@ -24,6 +24,7 @@ from zonegate.config.node import Limits
 from zonegate.node.body import BodyStream, BodyTooLarge, ClientAborted
 from zonegate.node.errors import error_body, reason
 from zonegate.node.http import Headers, Request
+from zonegate.node.upstream.host import Host
 
 log = logging.getLogger("zonegate.node.server")
 
@@ -83,7 +84,7 @@ class ClientConnection(asyncio.Protocol):
         #: The exchange running on the proxy's callback fast path, if any.
         self.fast: FastPathExchange | None = None
         #: A host the fast path picked before handing the request to the coroutine path.
-        self.preselected_host: Any = None
+        self.preselected_host: Host | None = None
         #: The cluster the fast path chose (weights, canaries) before handing the request over.
         self.preselected_cluster = ""
         self._reading_paused = False

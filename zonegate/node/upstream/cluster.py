@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Sequence
 
 from zonegate.config.upstream import Cluster as ClusterConfig
 from zonegate.config.upstream import Endpoint
+from zonegate.node.http import Request
 from zonegate.node.policy.tls import upstream_ssl_context
 from zonegate.node.upstream.balancer import Balancer, make_balancer
 from zonegate.node.upstream.breaker import ErrorRateBreaker
@@ -113,6 +114,20 @@ class UpstreamCluster:
         if not candidates:
             return None
         return self.balancer.pick(candidates, key, exclude)
+
+    def hash_key(self, req: Request) -> bytes | None:
+        """What ring hash hashes: the configured header, or the configured cookie's value."""
+        if self.hash_header is not None:
+            return req.header(self.hash_header)
+        if self.hash_cookie is not None:
+            cookies = req.header(b"cookie")
+            if cookies:
+                prefix = self.hash_cookie.encode() + b"="
+                for raw in cookies.split(b";"):
+                    part = raw.strip()
+                    if part.startswith(prefix):
+                        return part[len(prefix) :]
+        return None
 
     def allow_request(self) -> bool:
         return self.breaker is None or self.breaker.allow()
