@@ -22,6 +22,8 @@ GRPC_OPTIONS: dict[str, Any] = {
     "grpc.initial_reconnect_backoff_ms": 100,
     "grpc.min_reconnect_backoff_ms": 100,
     "grpc.max_reconnect_backoff_ms": 1000,
+    # a new channel gets new subchannels, not a shared one still in backoff
+    "grpc.use_local_subchannel_pool": 1,
     # etcd refuses pings more often than every 5 s (--grpc-keepalive-min-time)
     "grpc.keepalive_time_ms": 10_000,
     "grpc.keepalive_timeout_ms": 3_000,

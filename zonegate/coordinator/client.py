@@ -2,7 +2,7 @@
 
 - every call has a timeout: ``timeout`` per attempt, and attempts stop after
   ``retry_for`` seconds (or after one round in which every endpoint refused
-  the connection: nothing is listening, so say so at once);
+  a fresh connection: nothing is listening, so say so at once);
 - several endpoints are tried in turn: a failed or slow endpoint's connection
   is closed (which also ends the watches on it, so they resume elsewhere) and
   the next endpoint becomes current;
@@ -202,6 +202,10 @@ class EtcdClient:
         refused_in_round = 0
         attempts = 0
         while True:
+            # a channel made before this call may still be in gRPC's reconnect
+            # backoff and answer "connection refused" from memory: only a
+            # refusal on a fresh channel says nothing is listening now
+            fresh = self._client is None
             client = self._aclient()
             endpoint = self.current_endpoint
             attempts += 1
@@ -226,7 +230,7 @@ class EtcdClient:
                 problems.append(f"{endpoint}: {short(exc)}")
                 await self._switch_from(client)
                 never_sent = any(s in str(exc).lower() for s in NEVER_SENT)
-                refused_in_round += never_sent
+                refused_in_round += never_sent and fresh
                 if not retry_unknown and not never_sent:
                     break
             except aetcd.ClientError as exc:
