@@ -72,3 +72,16 @@ def etcd_factory() -> Iterator[Callable[..., EtcdCluster]]:
 def cluster_name() -> str:
     """A zonegate cluster name (etcd key prefix) no other test uses."""
     return f"t{uuid.uuid4().hex[:12]}"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse to test a compiled hot path that is older than its sources."""
+    from zonegate.node.compiled import stale_sources
+
+    stale = stale_sources()
+    if stale:
+        pytest.exit(
+            f"the compiled hot path is older than {', '.join(stale[:3])}"
+            f"{' ...' if len(stale) > 3 else ''}: run `make compile` (or `make test`)",
+            returncode=4,
+        )

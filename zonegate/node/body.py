@@ -6,20 +6,8 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 
-from zonegate.node.errors import NodeError
-
 HIGH_WATER = 256 * 1024
 LOW_WATER = 64 * 1024
-
-
-class BodyTooLarge(NodeError):
-    status = 413
-    code = "payload_too_large"
-
-
-class ClientAborted(NodeError):
-    status = 400
-    code = "client_aborted"
 
 
 class BodyStream:

@@ -32,6 +32,16 @@ class NodeError(ZonegateError):
     """Root of the node's errors."""
 
 
+class BodyTooLarge(NodeError):
+    status = 413
+    code = "payload_too_large"
+
+
+class ClientAborted(NodeError):
+    status = 400
+    code = "client_aborted"
+
+
 class UpstreamError(NodeError):
     """An attempt to an upstream failed before a usable response head arrived."""
 

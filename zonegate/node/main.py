@@ -20,6 +20,7 @@ from zonegate.config.model import ClusterConfig
 from zonegate.config.node import NodeSettings
 from zonegate.coordinator.global_ratelimit import GlobalRateLimits
 from zonegate.coordinator.keys import Keys
+from zonegate.node import compiled
 from zonegate.node.compose.upstream_send import cluster_sender
 from zonegate.node.delivery.metrics import MirrorCollector
 from zonegate.node.filters.policy_build import route_filter_builder
@@ -190,6 +191,8 @@ async def serve(config: ClusterConfig, options: NodeOptions) -> int:
     try:
         await process.start()
         print(process.ready_line(), flush=True)
+        current, hot_path = compiled.describe()
+        (log.info if current else log.warning)("node_hot_path", extra={"hot_path": hot_path})
         process.install_signals()
         clean = await process.drain.wait()
     finally:

@@ -26,7 +26,8 @@ def _path_test(route: Route) -> PathTest:
             return lambda p: True
         return lambda p: p.startswith(prefix)
     assert path.regex is not None
-    return re.compile(path.regex).fullmatch  # type: ignore[return-value]
+    pattern = re.compile(path.regex)
+    return lambda p: pattern.fullmatch(p) is not None
 
 
 def _host_test(patterns: Sequence[str]) -> Callable[[str], bool] | None:

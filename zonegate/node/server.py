@@ -21,8 +21,8 @@ import httptools
 
 from zonegate import conventions as cv
 from zonegate.config.node import Limits
-from zonegate.node.body import BodyStream, BodyTooLarge, ClientAborted
-from zonegate.node.errors import error_body, reason
+from zonegate.node.body import BodyStream
+from zonegate.node.errors import BodyTooLarge, ClientAborted, error_body, reason
 from zonegate.node.http import Headers, Request
 from zonegate.node.upstream.host import Host
 
@@ -434,8 +434,8 @@ class NodeServer:
         self._servers.append(server)
         if self._sweeper is None:
             self._sweeper = self.loop.create_task(self._sweep(), name="node-timeouts")
-        sock = server.sockets[0]
-        addr = sock.getsockname()
+        sockets: Any = getattr(server, "sockets")  # noqa: B009 (uvloop: list, typeshed: tuple)
+        addr = sockets[0].getsockname()
         return addr[0], addr[1]
 
     async def _sweep(self) -> None:

@@ -37,7 +37,8 @@ class AccessLogLike(RequestObserver):
         self.lines: list[str] = []
 
     def request_finished(self, ctx: RequestContext, req: Request) -> None:
-        fields = {name: repr(getattr(ctx, name)) for name in RequestContext.__slots__}
+        names = [n for n in dir(ctx) if not n.startswith("_")]
+        fields = {n: repr(getattr(ctx, n)) for n in names if not callable(getattr(ctx, n))}
         self.lines.append(
             json.dumps({"target": req.target, "headers": repr(req.headers), **fields})
         )

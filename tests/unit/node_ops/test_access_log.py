@@ -24,7 +24,7 @@ class _Collect:
 
 def _line(path: str, upstream: str = "10.0.0.1:80") -> dict[str, object]:
     sink = _Collect()
-    log = AccessLog(sink, 'node "1"', "zone\\a")  # type: ignore[arg-type]
+    log = AccessLog(sink, 'node "1"', "zone\\a")
     ctx = RequestContext("rid-1")
     ctx.start_wall = 1700000000.123456
     ctx.route, ctx.cluster, ctx.status, ctx.attempts = "r", "c", 502, 2

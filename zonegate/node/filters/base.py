@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast
 
 from zonegate.node.context import RequestContext
 from zonegate.node.http import Headers, Request, ResponseHead
@@ -55,7 +55,6 @@ class LocalReply:
 FilterResult = Continue | LocalReply
 
 
-@runtime_checkable
 class Filter(Protocol):
     """One filter in the chain. ``on_request`` may be a plain function (cheaper:
     no coroutine per request) or a coroutine function; the chain handles both."""
@@ -67,7 +66,6 @@ class Filter(Protocol):
     ) -> FilterResult | Awaitable[FilterResult]: ...
 
 
-@runtime_checkable
 class ResponseFilter(Protocol):
     """A filter that also looks at (and may change) the response head; like
     ``on_request``, ``on_response`` may be a plain function or a coroutine function."""
@@ -92,7 +90,7 @@ class FilterChain:
             (f.on_request, inspect.iscoroutinefunction(f.on_request)) for f in self.filters
         )
         self.response_filters: tuple[ResponseFilter, ...] = tuple(
-            f for f in reversed(self.filters) if isinstance(f, ResponseFilter)
+            cast(ResponseFilter, f) for f in reversed(self.filters) if hasattr(f, "on_response")
         )
         self.response_hooks: tuple[tuple[ResponseHook, bool], ...] = tuple(
             (f.on_response, inspect.iscoroutinefunction(f.on_response))

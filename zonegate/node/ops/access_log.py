@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from json.encoder import encode_basestring_ascii  # the C encoder when available
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from zonegate.node.context import RequestContext
 from zonegate.node.http import Request
@@ -56,8 +56,10 @@ class AccessLogWriter:
         self._queue: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
         self._reopen = threading.Event()
         self._file = self._open()
-        self._thread = threading.Thread(target=self._write_loop, name="access-log", daemon=True)
-        self._thread.start()
+        self._writer_thread = threading.Thread(
+            target=self._write_loop, name="access-log", daemon=True
+        )
+        self._writer_thread.start()
         self._task: asyncio.Task[None] | None = None
 
     def _open(self) -> BinaryIO:
@@ -147,15 +149,21 @@ class AccessLogWriter:
             self._task = None
         self.flush()
         self._queue.put(_STOP)
-        await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+        await asyncio.get_running_loop().run_in_executor(None, self._writer_thread.join)
         if self.path != "-":
             self._file.close()
+
+
+class LineSink(Protocol):
+    """Where access log lines go (an :class:`AccessLogWriter`)."""
+
+    def write(self, line: str) -> None: ...
 
 
 class AccessLog:
     """Formats the line of a finished request."""
 
-    def __init__(self, writer: AccessLogWriter, node_id: str, zone: str) -> None:
+    def __init__(self, writer: LineSink, node_id: str, zone: str) -> None:
         self.writer = writer
         self.node = encode_basestring_ascii(node_id)
         self.zone = encode_basestring_ascii(zone)
