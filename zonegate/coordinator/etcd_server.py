@@ -17,7 +17,6 @@ import importlib.util
 import os
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import tempfile
@@ -30,6 +29,7 @@ from pathlib import Path
 from types import TracebackType
 
 from zonegate.coordinator.errors import EtcdBinaryNotFoundError, EtcdStartError
+from zonegate.testing.ports import free_port
 
 ENV_BINARY = "ZONEGATE_ETCD"
 INSTALL_HINT = (
@@ -57,14 +57,6 @@ def find_etcd_binary() -> Path:
                 shipped.chmod(shipped.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
             return shipped
     raise EtcdBinaryNotFoundError(f"no etcd server binary found: {INSTALL_HINT}")
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port that was free a moment ago (bind to port 0 and let go)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _http_get(url: str, timeout: float) -> str | None:

@@ -21,6 +21,7 @@ HOT_MODULES = (
     "zonegate.node.http",
     "zonegate.node.headers",
     "zonegate.node.context",
+    "zonegate.node.random_ids",
     "zonegate.node.server",
     "zonegate.node.router",
     "zonegate.node.fastpath",

@@ -15,7 +15,6 @@ attempt or a status the retry policy wants to retry.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import TYPE_CHECKING
 
@@ -230,7 +229,7 @@ def try_fast(proxy: Proxy, client: ClientConnection, exchange: Exchange) -> bool
     client.preselected_cluster = ""
     ctx = RequestContext()
     observer = proxy.observer
-    observer.request_started(ctx, req)
+    observer.request_started(ctx, req, False)
     reply: LocalReply | None = entry.on_request_sync(ctx, req)
     if reply is None:
         ctx.route = route.name
@@ -264,5 +263,5 @@ def try_fast(proxy: Proxy, client: ClientConnection, exchange: Exchange) -> bool
         )
     fast = FastExchange(proxy, client, exchange, ctx, route, cluster, snapshot, host, conn)
     client.fast = fast
-    fast.send(head, asyncio.get_running_loop().time())
+    fast.send(head, client.loop.time())
     return True

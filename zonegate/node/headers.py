@@ -29,15 +29,27 @@ VIA = b"1.1 " + cv.VIA_TOKEN.encode()
 _PLAIN_CONNECTION = frozenset({b"close", b"keep-alive", b"Keep-Alive", b"Close"})
 
 
-def _connection_tokens(headers: Headers) -> frozenset[bytes]:
-    """Extra hop-by-hop names listed in the Connection header."""
-    tokens: set[bytes] = set()
+def _connection_tokens(headers: Headers) -> frozenset[bytes] | None:
+    """Extra hop-by-hop names listed in the Connection header (None: there are none).
+
+    The usual ``Connection: keep-alive`` / ``close`` costs one comparison.
+    """
+    tokens: set[bytes] | None = None
     for name, value in headers:
         if name == b"connection" and value not in _PLAIN_CONNECTION:
+            if tokens is None:
+                tokens = set()
             tokens.update(t.strip().lower() for t in value.split(b","))
+    if tokens is None:
+        return None
     tokens.discard(b"close")
     tokens.discard(b"keep-alive")
-    return frozenset(tokens)
+    return frozenset(tokens) if tokens else None
+
+
+def _dropped(base: frozenset[bytes], headers: Headers) -> frozenset[bytes]:
+    extra = _connection_tokens(headers)
+    return base if extra is None else base | extra
 
 
 def request_head(
@@ -49,9 +61,7 @@ def request_head(
     extra: Headers = (),  # type: ignore[assignment]
 ) -> bytes:
     """The upstream request head; ``body_framing`` is the content-length or TE line."""
-    drop = _REQUEST_DROP
-    if req.header(b"connection") is not None:
-        drop = drop | _connection_tokens(req.headers)
+    drop = _dropped(_REQUEST_DROP, req.headers)
     target = f"{path}?{req.query}" if req.query else path
     out = [f"{req.method} {target} HTTP/1.1\r\n".encode("latin-1")]
     xff = None
@@ -65,7 +75,7 @@ def request_head(
         if name == b"via":
             via = value
             continue
-        out.append(b"%b: %b\r\n" % (name, value))
+        out += (name, b": ", value, b"\r\n")
     client = req.client_ip.encode()
     out.append(b"x-forwarded-for: %b\r\n" % (xff + b", " + client if xff else client))
     out.append(b"x-forwarded-proto: %b\r\n" % req.scheme.encode())
@@ -74,7 +84,7 @@ def request_head(
     out.append(b"via: %b\r\n" % (via + b", " + VIA if via else VIA))
     out.append(b"x-request-id: %b\r\n" % request_id.encode())
     for name, value in extra:
-        out.append(b"%b: %b\r\n" % (name, value))
+        out += (name, b": ", value, b"\r\n")
     out.append(body_framing)
     out.append(b"\r\n")
     return b"".join(out)
@@ -92,16 +102,14 @@ def response_head(
 ) -> bytes:
     """The client response head; ``framing`` is the content-length / TE line or empty."""
     out = [b"HTTP/1.1 %d %b\r\n" % (status, reason_phrase)]
-    drop = _RESPONSE_DROP
-    if any(n == b"connection" for n, _ in headers):
-        drop = drop | _connection_tokens(headers)
+    drop = _dropped(_RESPONSE_DROP, headers)
     has_request_id = False
     for name, value in headers:
         if name in drop:
             continue
         if name == b"x-request-id":
             has_request_id = True
-        out.append(b"%b: %b\r\n" % (name, value))
+        out += (name, b": ", value, b"\r\n")
     if not has_request_id and request_id:
         out.append(b"x-request-id: %b\r\n" % request_id.encode())
     out.extend(identity)

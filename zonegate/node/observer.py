@@ -15,7 +15,8 @@ from zonegate.node.http import Request
 class RequestObserver:
     """No-op observer; subclasses override what they need."""
 
-    def request_started(self, ctx: RequestContext, req: Request) -> None:
+    def request_started(self, ctx: RequestContext, req: Request, in_task: bool = True) -> None:
+        """``in_task``: the request runs in its own task (False on the callback fast path)."""
         return None
 
     def request_finished(self, ctx: RequestContext, req: Request) -> None:
@@ -32,9 +33,9 @@ class CompositeObserver(RequestObserver):
     def __init__(self, observers: Sequence[RequestObserver]) -> None:
         self.observers = tuple(observers)
 
-    def request_started(self, ctx: RequestContext, req: Request) -> None:
+    def request_started(self, ctx: RequestContext, req: Request, in_task: bool = True) -> None:
         for o in self.observers:
-            o.request_started(ctx, req)
+            o.request_started(ctx, req, in_task)
 
     def request_finished(self, ctx: RequestContext, req: Request) -> None:
         for o in self.observers:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
 from collections.abc import Callable, Coroutine
 from ssl import SSLContext
@@ -98,7 +97,7 @@ class ClientConnection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         peer = transport.get_extra_info("peername")
         self.client_ip = peer[0] if peer else ""
-        self.deadline = time.monotonic() + self.limits.header_timeout_s
+        self.deadline = self.loop.time() + self.limits.header_timeout_s
         self.server.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -158,7 +157,7 @@ class ClientConnection(asyncio.Protocol):
         self._header_bytes = 0
         self._has_cl = False
         self._has_te = False
-        self.deadline = time.monotonic() + self.limits.header_timeout_s
+        self.deadline = self.loop.time() + self.limits.header_timeout_s
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -370,7 +369,7 @@ class ClientConnection(asyncio.Protocol):
         if self._pending:
             self._start(self._pending.popleft())
             return
-        self.deadline = time.monotonic() + self.limits.idle_timeout_s
+        self.deadline = self.loop.time() + self.limits.idle_timeout_s
         self._resume_reading()
 
     def _pause_reading(self) -> None:
@@ -441,7 +440,7 @@ class NodeServer:
     async def _sweep(self) -> None:
         while True:
             await asyncio.sleep(0.5)
-            now = time.monotonic()
+            now = self.loop.time()
             for conn in list(self.connections):
                 conn.check_timeout(now)
 

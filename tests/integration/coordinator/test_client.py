@@ -9,9 +9,10 @@ import pytest
 
 from zonegate.coordinator.client import EtcdClient, parse_endpoints
 from zonegate.coordinator.errors import EtcdUnavailableError
-from zonegate.coordinator.etcd_server import EtcdCluster, free_port
+from zonegate.coordinator.etcd_server import EtcdCluster
 from zonegate.coordinator.etcd_types import Compare, Delete, Get, Put
 from zonegate.coordinator.metrics import CoordinatorMetrics
+from zonegate.testing.ports import free_port
 
 
 def test_parse_endpoints() -> None:

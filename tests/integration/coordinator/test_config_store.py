@@ -16,9 +16,10 @@ from zonegate.coordinator.client import EtcdClient
 from zonegate.coordinator.config_store import ConfigStore
 from zonegate.coordinator.config_watcher import ConfigWatcher
 from zonegate.coordinator.errors import ConfigConflictError, RevisionNotFoundError
-from zonegate.coordinator.etcd_server import EtcdCluster, free_port
+from zonegate.coordinator.etcd_server import EtcdCluster
 from zonegate.coordinator.keys import Keys
 from zonegate.coordinator.metrics import CoordinatorMetrics
+from zonegate.testing.ports import free_port
 
 
 def config(cluster: str, zone: str = "z1") -> ClusterConfig:

@@ -12,11 +12,12 @@ from zonegate.coordinator.client import EtcdClient
 from zonegate.coordinator.config_store import ConfigStore
 from zonegate.coordinator.election import Election
 from zonegate.coordinator.errors import NotLeaderError
-from zonegate.coordinator.etcd_server import EtcdCluster, free_port
+from zonegate.coordinator.etcd_server import EtcdCluster
 from zonegate.coordinator.keys import Keys
 from zonegate.coordinator.leader_duties import LeaderDuties
 from zonegate.coordinator.records import NodeInfo, ServiceEndpoint
 from zonegate.coordinator.registry import NodeRegistration, ServiceRegistration
+from zonegate.testing.ports import free_port
 
 
 async def test_duties_publish_summary_and_remove_stale_keys(

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import random
 import re
 
 from zonegate.node.context import RequestContext
 from zonegate.node.filters.base import CONTINUE, FilterResult
 from zonegate.node.http import Request
+from zonegate.node.random_ids import new_hex_id
 
 _VALID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 
-_random = random.Random()
-
-
 def new_request_id() -> str:
-    """128 random bits as 32 hex digits (not a secret, so no syscall per request)."""
-    return f"{_random.getrandbits(128):032x}"
+    """128 random bits as 32 hex digits."""
+    return new_hex_id()
 
 
 class RequestIdFilter:

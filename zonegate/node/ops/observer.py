@@ -6,8 +6,6 @@ per-request cost to a few attribute loads and calls; absent parts are None.
 
 from __future__ import annotations
 
-from asyncio import current_task
-
 from zonegate.node.attempt_hooks import AttemptHooks
 from zonegate.node.context import RequestContext
 from zonegate.node.http import Headers, Request
@@ -33,8 +31,8 @@ class OpsObserver(RequestObserver, AttemptHooks):
         self.access_log = access_log
 
     # --- RequestObserver -----------------------------------------------------------
-    def request_started(self, ctx: RequestContext, req: Request) -> None:
-        if current_task() is not None:
+    def request_started(self, ctx: RequestContext, req: Request, in_task: bool = True) -> None:
+        if in_task:
             # Task-local (each coroutine-path request has its own task): no reset needed.
             # The callback fast path runs outside tasks; binding there would leak.
             current_request.set(ctx)

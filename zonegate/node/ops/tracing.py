@@ -17,7 +17,6 @@ upstream (a new unsampled trace), or a :class:`RequestTrace` (sampled).
 
 from __future__ import annotations
 
-import random
 import time
 
 from opentelemetry import trace
@@ -43,13 +42,14 @@ from zonegate.node.ops.traceparent import (
     parse_traceparent,
     ratio_bound,
 )
+from zonegate.node.random_ids import random_16
 from zonegate.node.upstream.host import Host
 
 TRACEPARENT = cv.HEADER_TRACEPARENT.encode()
 TRACESTATE = cv.HEADER_TRACESTATE.encode()
 
 
-_LOW_64 = (1 << 64) - 1
+_FLAGS = {True: b"01", False: b"00"}
 
 
 class RequestTrace:
@@ -72,16 +72,9 @@ def _remove_header(req: Request, name: bytes) -> None:
 class RequestTracer(AttemptHooks):
     """Decides sampling, makes the spans and the ``traceparent`` headers."""
 
-    def __init__(
-        self,
-        tracer: trace.Tracer | None,
-        sample_ratio: float,
-        *,
-        rng: random.Random | None = None,
-    ) -> None:
+    def __init__(self, tracer: trace.Tracer | None, sample_ratio: float) -> None:
         self.tracer = tracer
         self.bound = ratio_bound(sample_ratio)
-        self.rng = rng or random.Random()
 
     # --- request ---------------------------------------------------------------
     def request_started(self, ctx: RequestContext, req: Request) -> None:
@@ -103,15 +96,21 @@ class RequestTracer(AttemptHooks):
             return
         if raw is not None:
             _remove_header(req, TRACEPARENT)  # invalid: restart the trace
-        # The hot path: one random number gives the trace id and (its high half) the parent id.
-        trace_id = self.rng.getrandbits(128) | (1 << 64)
-        sampled = (trace_id & _LOW_64) < self.bound
+        # The hot path: 16 random bytes give the trace id and (its high half) the parent id.
+        raw = random_16()
+        while not raw[:8].strip(b"\0"):
+            raw = random_16()  # an all-zero parent id is invalid
+        sampled = self.bound > 0 and int.from_bytes(raw[8:]) < self.bound
         if sampled and self.tracer is not None:
             self._start_server(ctx, req, None)
             return
-        hex_id = ctx.trace_id = f"{trace_id:032x}"
-        flags = "01" if sampled else "00"
-        ctx.span = [(TRACEPARENT, f"00-{hex_id}-{hex_id[:16]}-{flags}".encode())]
+        hex_id = ctx.trace_id = raw.hex()
+        ctx.span = [
+            (
+                TRACEPARENT,
+                b"00-%s-%s-%s" % (hex_id.encode(), raw[:8].hex().encode(), _FLAGS[sampled]),
+            )
+        ]
 
     @staticmethod
     def _trace_state(req: Request) -> TraceState | None:

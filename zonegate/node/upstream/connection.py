@@ -48,6 +48,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     __slots__ = (
         "_body_chunks",
+        "_deadline",
         "_done",
         "_drain",
         "_head",
@@ -62,6 +63,7 @@ class UpstreamConnection(asyncio.Protocol):
         "_sink_chunked",
         "_tail_pending",
         "_timer",
+        "_timer_at",
         "bytes_received",
         "closed",
         "head_only",
@@ -92,6 +94,8 @@ class UpstreamConnection(asyncio.Protocol):
         self._tail_pending = False
         self._pending_head = b""
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._deadline = 0.0
         self._reading_paused = False
         self.status = 0
         self.keep_alive = False
@@ -129,6 +133,7 @@ class UpstreamConnection(asyncio.Protocol):
             self._fail(UpstreamReset("upstream closed the connection"))
         if self._drain is not None and not self._drain.done():
             self._drain.set_result(None)
+        self._cancel_timer()
         if self.on_close is not None:
             self.on_close(self)
 
@@ -289,30 +294,49 @@ class UpstreamConnection(asyncio.Protocol):
     def arm_timeout(self, when: float) -> None:
         """Fail the exchange with :class:`UpstreamTimeout` at loop time ``when``.
 
-        One timer handle per exchange is much cheaper on the hot path than
-        ``asyncio.timeout`` around each await.
+        The timer is lazy: a pending one that fires no later than ``when`` is
+        kept and, when it fires, re-armed for the deadline current then. So the
+        usual exchange (same route timeout as the last one) only stores a
+        number, and a connection makes a new timer about once per timeout.
         """
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = self._loop.call_at(when, self._timed_out)
+        self._deadline = when
+        timer = self._timer
+        if timer is not None:
+            if self._timer_at <= when:
+                return
+            timer.cancel()
+        self._timer_at = when
+        self._timer = self._loop.call_at(when, self._timer_fired)
 
     def disarm_timeout(self) -> None:
+        self._deadline = 0.0  # a pending timer finds nothing armed and goes away
+
+    def _cancel_timer(self) -> None:
+        self._deadline = 0.0
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
-    def _timed_out(self) -> None:
+    def _timer_fired(self) -> None:
         self._timer = None
+        deadline = self._deadline
+        if not deadline:
+            return
+        if self._loop.time() + 0.001 < deadline:  # armed again for later since
+            self._timer_at = deadline
+            self._timer = self._loop.call_at(deadline, self._timer_fired)
+            return
+        self._deadline = 0.0
         self._fail(UpstreamTimeout("upstream did not answer in time"))
 
     def close(self) -> None:
-        self.disarm_timeout()
+        self._cancel_timer()
         self.closed = True
         if self.transport is not None:
             self.transport.close()
 
     def abort(self) -> None:
-        self.disarm_timeout()
+        self._cancel_timer()
         self.closed = True
         if self.transport is not None:
             self.transport.abort()
