@@ -64,6 +64,10 @@ class TracingSettings(StrictModel):
     otlp_endpoint: str | None = Field(
         default=None, description="OTLP/HTTP endpoint (http://host:4318); unset = no spans"
     )
+    otlp_protocol: Literal["http/json", "http/protobuf"] = Field(
+        default="http/json",
+        description="OTLP/HTTP encoding (as OTEL_EXPORTER_OTLP_PROTOCOL); JSON costs far less CPU",
+    )
     sample_ratio: Ratio = Field(default=0.01, description="share of new traces that are sampled")
     service_name: str = "zonegate-node"
 

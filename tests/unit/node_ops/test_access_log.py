@@ -119,3 +119,13 @@ async def test_reopen_after_rotation(tmp_path: Path) -> None:
     await writer.close()
     assert (tmp_path / "a.log.1").read_text() == "one\n"
     assert path.read_text() == "two\n"
+
+
+@given(st.floats(min_value=0, max_value=1e5, allow_nan=False))
+def test_millis_are_three_decimals_of_the_duration(seconds: float) -> None:
+    from zonegate.node.ops.access_log import _millis
+
+    text = _millis(seconds)
+    whole, _, decimals = text.partition(".")
+    assert whole.isdigit() and len(decimals) == 3 and decimals.isdigit()
+    assert abs(float(text) - seconds * 1000) <= 0.0005 + 1e-9 * seconds * 1000

@@ -59,7 +59,8 @@ class NodeOps:
 
             if span_processor is None:
                 assert tracing.otlp_endpoint is not None
-                span_processor = batch_processor(otlp_exporter(tracing.otlp_endpoint))
+                exporter = otlp_exporter(tracing.otlp_endpoint, tracing.otlp_protocol)
+                span_processor = batch_processor(exporter)
             self.provider = tracer_provider(tracing.service_name, node_id, zone, span_processor)
             otel = self.provider.get_tracer(TRACER_NAME)
         self.tracer = RequestTracer(otel, tracing.sample_ratio)

@@ -30,7 +30,14 @@ def otlp_traces_url(endpoint: str) -> str:
     return urlunsplit(parts)
 
 
-def otlp_exporter(endpoint: str, timeout_s: float = 5.0) -> SpanExporter:
+def otlp_exporter(
+    endpoint: str, protocol: str = "http/json", timeout_s: float = 5.0
+) -> SpanExporter:
+    """The OTLP/HTTP exporter for ``protocol`` (``http/json`` or ``http/protobuf``)."""
+    if protocol == "http/json":
+        from zonegate.node.ops.otlp_json import OtlpJsonSpanExporter
+
+        return OtlpJsonSpanExporter(otlp_traces_url(endpoint), timeout_s)
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     return OTLPSpanExporter(endpoint=otlp_traces_url(endpoint), timeout=timeout_s)
