@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from zonegate.cli.main import main
 from zonegate.config.policies import Consumer
@@ -39,6 +41,20 @@ def test_generated_key_shape() -> None:
 )
 def test_malformed_keys_have_no_id(presented: str) -> None:
     assert key_id_of(presented) is None
+
+
+_KEY_SHAPE = re.compile(r"zg_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
+_NEAR_KEYS = st.builds(
+    lambda key_id, secret: f"zg_{key_id}_{secret}",
+    st.text("0123456789abcdefABX_", min_size=15, max_size=17),
+    st.text("ABCxyz019-_=+/. ", min_size=42, max_size=44),
+)
+
+
+@given(st.one_of(_NEAR_KEYS, st.text(max_size=70)))
+def test_key_id_is_what_the_key_format_says(presented: str) -> None:
+    match = _KEY_SHAPE.fullmatch(presented)
+    assert key_id_of(presented) == (match.group(1) if match else None)
 
 
 @pytest.mark.parametrize(("scheme", "slow"), [("hmac-sha256", False), ("scrypt", True)])

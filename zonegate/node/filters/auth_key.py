@@ -3,7 +3,8 @@
 Per request: find the key (header, or a query parameter when enabled), read its
 public id, look up that one credential, verify. With ``hmac-sha256`` hashes (the
 default) that is a microsecond, done inline: the filter is a plain function and
-the request stays on the node's callback fast path.
+the request stays on the node's callback fast path. A key that verified once is
+then recognised by ``sha256(key)`` in the verified-key cache (cheaper still).
 
 With ``scrypt`` hashes the filter is a coroutine: a key seen before is
 recognised by ``sha256(key)`` in a bounded node-lifetime cache (config reloads
@@ -106,8 +107,13 @@ class ApiKeyAuthFilter(_ApiKeyBase):
         if isinstance(found, LocalReply):
             return found
         presented, credential = found
-        if not credential.stored.verify(presented):
-            return self.rejector.reject(ctx, "wrong_secret", key_id=presented[3:19])
+        # sha256 + a cache hit is ~4x cheaper than HMAC through OpenSSL 3 per request
+        digest = cache_digest(presented)
+        verified = self.state.verified_keys
+        if verified.get(digest) != credential.hash_text:
+            if not credential.stored.verify(presented):
+                return self.rejector.reject(ctx, "wrong_secret", key_id=presented[3:19])
+            verified.put(digest, credential.hash_text)
         authenticated(ctx, req, credential.identity)
         return CONTINUE
 

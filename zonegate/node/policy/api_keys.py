@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 import secrets
 from dataclasses import dataclass
 from typing import Literal
@@ -32,7 +31,6 @@ DEFAULT_N = 1 << 14
 DEFAULT_R = 8
 DEFAULT_P = 1
 MAX_MEMORY = 256 * 1024 * 1024
-_KEY_RE = re.compile(r"^zg_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
 Scheme = Literal["hmac-sha256", "scrypt"]
 
 
@@ -50,10 +48,22 @@ def generate_api_key() -> tuple[str, str]:
     return key_id, f"{KEY_PREFIX}{key_id}_{_b64(secrets.token_bytes(32))}"
 
 
+_HEX = b"0123456789abcdef"
+_B64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
 def key_id_of(presented: str) -> str | None:
-    """The id of a well-formed key, or None."""
-    match = _KEY_RE.match(presented)
-    return match.group(1) if match else None
+    """The id of a well-formed key (``zg_<16 hex>_<43 base64url>``), or None.
+
+    ``bytes.translate`` deleting the allowed characters instead of a regex:
+    this runs on every request.
+    """
+    if len(presented) != 63 or not presented.startswith(KEY_PREFIX) or presented[19] != "_":
+        return None
+    raw = presented.encode("latin-1", "replace")  # anything else becomes "?": refused
+    if raw[3:19].translate(None, _HEX) or raw[20:].translate(None, _B64URL):
+        return None
+    return presented[3:19]
 
 
 @dataclass(frozen=True, slots=True)
