@@ -34,6 +34,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from zonegate.node.compiled import describe
 from zonegate.node.policy.api_keys import generate_api_key, hash_api_key
 from zonegate.testing.ports import free_port, wait_port
 
@@ -467,6 +468,7 @@ def print_table(rows: list[Row], args: argparse.Namespace) -> None:
     direct1 = next(r for r in rows if r.name.startswith("direct") and r.connections == 1)
     table = Table(
         title=f"bench/proxy.py: 64-byte reply, wrk -t1, median of {args.runs} x {args.duration:g}s"
+        f"; zonegate hot path {describe()[1]}"
     )
     for col in (
         "row",

@@ -77,12 +77,12 @@ def request_head(
             continue
         out += (name, b": ", value, b"\r\n")
     client = req.client_ip.encode()
-    out.append(b"x-forwarded-for: %b\r\n" % (xff + b", " + client if xff else client))
-    out.append(b"x-forwarded-proto: %b\r\n" % req.scheme.encode())
+    out += (b"x-forwarded-for: ", xff + b", " + client if xff else client, b"\r\n")
+    out += (b"x-forwarded-proto: ", req.scheme.encode(), b"\r\n")
     if req.host:
-        out.append(b"x-forwarded-host: %b\r\n" % req.host.encode("latin-1"))
-    out.append(b"via: %b\r\n" % (via + b", " + VIA if via else VIA))
-    out.append(b"x-request-id: %b\r\n" % request_id.encode())
+        out += (b"x-forwarded-host: ", req.host.encode("latin-1"), b"\r\n")
+    out += (b"via: ", via + b", " + VIA if via else VIA, b"\r\nx-request-id: ")
+    out += (request_id.encode(), b"\r\n")
     for name, value in extra:
         out += (name, b": ", value, b"\r\n")
     out.append(body_framing)
@@ -111,7 +111,7 @@ def response_head(
             has_request_id = True
         out += (name, b": ", value, b"\r\n")
     if not has_request_id and request_id:
-        out.append(b"x-request-id: %b\r\n" % request_id.encode())
+        out += (b"x-request-id: ", request_id.encode(), b"\r\n")
     out.extend(identity)
     out.append(framing)
     if not keep_alive:

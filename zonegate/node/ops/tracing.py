@@ -49,7 +49,7 @@ TRACEPARENT = cv.HEADER_TRACEPARENT.encode()
 TRACESTATE = cv.HEADER_TRACESTATE.encode()
 
 
-_FLAGS = {True: b"01", False: b"00"}
+_ZERO_8 = bytes(8)
 
 
 class RequestTrace:
@@ -98,19 +98,15 @@ class RequestTracer(AttemptHooks):
             _remove_header(req, TRACEPARENT)  # invalid: restart the trace
         # The hot path: 16 random bytes give the trace id and (its high half) the parent id.
         raw = random_16()
-        while not raw[:8].strip(b"\0"):
+        while raw.startswith(_ZERO_8):
             raw = random_16()  # an all-zero parent id is invalid
         sampled = self.bound > 0 and int.from_bytes(raw[8:]) < self.bound
         if sampled and self.tracer is not None:
             self._start_server(ctx, req, None)
             return
         hex_id = ctx.trace_id = raw.hex()
-        ctx.span = [
-            (
-                TRACEPARENT,
-                b"00-%s-%s-%s" % (hex_id.encode(), raw[:8].hex().encode(), _FLAGS[sampled]),
-            )
-        ]
+        flags = "-01" if sampled else "-00"
+        ctx.span = [(TRACEPARENT, f"00-{hex_id}-{hex_id[:16]}{flags}".encode())]
 
     @staticmethod
     def _trace_state(req: Request) -> TraceState | None:

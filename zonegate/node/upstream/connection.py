@@ -24,6 +24,10 @@ _LAST_CHUNK = b"0\r\n\r\n"
 IDLE, AWAIT_HEAD, BODY, DONE = 0, 1, 2, 3
 
 
+def _not_connected(data: bytes) -> None:
+    raise RuntimeError("upstream connection is not connected yet")
+
+
 class ExchangeListener(Protocol):
     """Callbacks of an exchange started with :meth:`UpstreamConnection.send_to`."""
 
@@ -64,6 +68,7 @@ class UpstreamConnection(asyncio.Protocol):
         "_tail_pending",
         "_timer",
         "_timer_at",
+        "_transport_write",
         "bytes_received",
         "closed",
         "head_only",
@@ -95,6 +100,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._pending_head = b""
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
+        self._transport_write: Callable[[bytes], object] = _not_connected
         self._deadline = 0.0
         self._reading_paused = False
         self.status = 0
@@ -109,6 +115,7 @@ class UpstreamConnection(asyncio.Protocol):
     # --- asyncio protocol ------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self._transport_write = self.transport.write  # bound once, called per request
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -220,7 +227,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._reset(head_only)
         self._head = self._done = None
         self._listener = listener
-        self.transport.write(data)
+        self._transport_write(data)
 
     def write(self, data: bytes) -> None:
         assert self.transport is not None
