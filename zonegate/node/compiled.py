@@ -25,6 +25,7 @@ HOT_MODULES = (
     "zonegate.node.server",
     "zonegate.node.router",
     "zonegate.node.fastpath",
+    "zonegate.node.proxy",
     "zonegate.node.exchange",
     "zonegate.node.body",
     "zonegate.node.retry_policy",

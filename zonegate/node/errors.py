@@ -42,6 +42,21 @@ class ClientAborted(NodeError):
     code = "client_aborted"
 
 
+class Overflow(NodeError):
+    status = 503
+    code = cv.ERR_OVERLOADED
+
+
+class NoHealthyHost(NodeError):
+    status = 503
+    code = cv.ERR_UPSTREAM_UNAVAILABLE
+
+
+class CircuitOpen(NodeError):
+    status = 503
+    code = cv.ERR_CIRCUIT_OPEN
+
+
 class UpstreamError(NodeError):
     """An attempt to an upstream failed before a usable response head arrived."""
 

@@ -16,8 +16,11 @@ from zonegate.node.context import RequestContext
 from zonegate.node.delivery.error_pages import render_error
 from zonegate.node.delivery.mirror import ShadowSender
 from zonegate.node.errors import (
+    CircuitOpen,
     ConnectFailed,
     NodeError,
+    NoHealthyHost,
+    Overflow,
     UpstreamError,
     UpstreamTimeout,
 )
@@ -43,21 +46,6 @@ if TYPE_CHECKING:
     from zonegate.node.snapshot import Snapshot
 
 log = logging.getLogger("zonegate.node.proxy")
-
-
-class Overflow(NodeError):
-    status = 503
-    code = cv.ERR_OVERLOADED
-
-
-class NoHealthyHost(NodeError):
-    status = 503
-    code = cv.ERR_UPSTREAM_UNAVAILABLE
-
-
-class CircuitOpen(NodeError):
-    status = 503
-    code = cv.ERR_CIRCUIT_OPEN
 
 
 class Proxy:
