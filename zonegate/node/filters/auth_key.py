@@ -4,10 +4,10 @@ Per request: find the key (header, or a query parameter when enabled), read its
 public id, look up that one credential, verify. With ``hmac-sha256`` hashes (the
 default) that is a microsecond, done inline: the filter is a plain function and
 the request stays on the node's callback fast path. A key that verified once is
-then recognised by ``sha256(key)`` in the verified-key cache (cheaper still).
+then recognised by ``blake2s(key)`` in the verified-key cache (cheaper still).
 
 With ``scrypt`` hashes the filter is a coroutine: a key seen before is
-recognised by ``sha256(key)`` in a bounded node-lifetime cache (config reloads
+recognised by ``blake2s(key)`` in a bounded node-lifetime cache (config reloads
 keep it); a key never seen runs scrypt in a worker thread, at most two at a
 time and once however many requests bring it (single flight). Revoking a key
 takes effect at once: the cache maps to the stored hash, which must still exist.
@@ -107,7 +107,7 @@ class ApiKeyAuthFilter(_ApiKeyBase):
         if isinstance(found, LocalReply):
             return found
         presented, credential = found
-        # sha256 + a cache hit is ~4x cheaper than HMAC through OpenSSL 3 per request
+        # blake2s + a cache hit is ~4x cheaper than HMAC through OpenSSL 3 per request
         digest = cache_digest(presented)
         verified = self.state.verified_keys
         if verified.get(digest) != credential.hash_text:

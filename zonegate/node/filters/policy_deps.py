@@ -71,9 +71,9 @@ class PolicyState:
 
     def __init__(self, clock: Clock = time.monotonic, api_key_cache_size: int = 10000) -> None:
         self.verified_keys: BoundedLRU[bytes, str] = BoundedLRU(api_key_cache_size)
-        """sha256(presented key) -> the stored hash it verified against."""
+        """blake2s(presented key) -> the stored hash it verified against."""
         self.failed_keys: BoundedLRU[bytes, str] = BoundedLRU(FAILED_KEY_CACHE)
-        """sha256(presented key) -> the stored hash it failed against."""
+        """blake2s(presented key) -> the stored hash it failed against."""
         self.pending_verifications: dict[tuple[bytes, str], asyncio.Future[bool]] = {}
         """Key derivations in flight, so a burst with one new key runs the KDF once."""
         self.limiters = LocalLimiterRegistry(clock)

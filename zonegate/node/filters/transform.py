@@ -47,7 +47,10 @@ class CompiledOps:
     def apply(self, headers: Headers, values: Headers) -> None:
         drop = self.drop
         if drop:
-            headers[:] = [(k, v) for k, v in headers if k not in drop]
+            for name, _ in headers:
+                if name in drop:  # rebuild the list only when something goes
+                    headers[:] = [(k, v) for k, v in headers if k not in drop]
+                    break
         headers.extend(values)
 
 
