@@ -150,6 +150,12 @@ class Proxy:
         """Answer at the gateway; error bodies go through the route's custom pages."""
         ctx.status = reply.status
         ctx.error_code = reply.code if reply.status >= 400 else ctx.error_code
+        headers = reply.headers
+        chain = self.snapshot.chains.get(ctx.route) if ctx.route else None
+        if chain is not None and chain.response_hooks:
+            head = ResponseHead(reply.status, list(headers))
+            chain.on_local_reply(ctx, head)
+            headers = head.headers
         body, content_type = reply.body, reply.content_type
         if body is None and reply.status >= 400:
             pages = self.snapshot.pages_for(ctx.route)
@@ -172,7 +178,7 @@ class Proxy:
             reply.code,
             reply.message,
             ctx.request_id,
-            headers=reply.headers,
+            headers=headers,
             body=body,
             content_type=content_type,
             keep_alive=reply.status < 500 or reply.status == 503,

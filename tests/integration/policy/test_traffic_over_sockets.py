@@ -116,6 +116,42 @@ async def test_cors_preflight_and_actual_request(policy_gateway: Any, backends: 
     assert backend.state.hits == 0  # preflights never reach the backend
 
 
+async def test_gateway_errors_on_a_cors_route_carry_the_cors_headers(
+    policy_gateway: Any, backends: Any
+) -> None:
+    """A browser can only read a 401 or 429 that has Access-Control-Allow-Origin."""
+    backend = await backends()
+    limit = {"name": "per-ip", "algorithm": "token_bucket", "requests": 1, "per_s": 60}
+    cors = {"allow_origins": ["https://app.example"], "expose_headers": ["retry-after"]}
+    keyless = await policy_gateway(
+        simple_config(backend.address),
+        route_policies={"all": {"auth": {"type": "api_key"}, "cors": cors}},
+    )
+    limited_gw = await policy_gateway(
+        simple_config(backend.address),
+        route_policies={"all": {"rate_limits": [limit], "cors": cors}},
+    )
+    origin = {"Origin": "https://app.example"}
+    async with aiohttp.ClientSession() as session:
+        async with session.get(keyless.url("/orders"), headers=origin) as resp:
+            assert resp.status == 401
+            assert resp.headers["Access-Control-Allow-Origin"] == "https://app.example"
+            assert resp.headers["Access-Control-Expose-Headers"] == "retry-after"
+            assert "WWW-Authenticate" in resp.headers
+        async with session.get(
+            keyless.url("/orders"), headers={"Origin": "https://evil.example"}
+        ) as resp:
+            assert resp.status == 401
+            assert "Access-Control-Allow-Origin" not in resp.headers
+        statuses = []
+        for _ in range(2):
+            async with session.get(limited_gw.url("/orders"), headers=origin) as resp:
+                statuses.append(resp.status)
+                assert resp.headers["Access-Control-Allow-Origin"] == "https://app.example"
+        assert statuses == [200, 429]
+        assert resp.headers["Retry-After"]
+
+
 async def test_cors_headers_on_proxied_response(policy_gateway: Any, backends: Any) -> None:
     backend = await backends()
     gw = await policy_gateway(

@@ -114,6 +114,14 @@ class FilterChain:
         for hook, _ in self.response_hooks:
             hook(ctx, resp)
 
+    def on_local_reply(self, ctx: RequestContext, resp: ResponseHead) -> None:
+        """A reply made at the gateway passes the (plain-function) response hooks too,
+        as Envoy's local replies pass its encoder filters: a 401 or 429 on a CORS
+        route carries the CORS headers, so a browser can read it."""
+        for hook, is_async in self.response_hooks:
+            if not is_async:
+                hook(ctx, resp)
+
     async def on_request(self, ctx: RequestContext, req: Request) -> LocalReply | None:
         for hook, is_async in self.hooks:
             result = hook(ctx, req)
