@@ -156,3 +156,26 @@ async def test_failed_attempts_end_their_client_span_with_the_error(ops_node, ba
     assert client.status.status_code is StatusCode.ERROR
     assert server.status.status_code is StatusCode.ERROR
     assert server.attributes["error.type"] == "upstream_connect_failed"
+
+
+async def test_without_an_exporter_traces_pass_through_and_none_start(backends) -> None:
+    """No OTLP endpoint: no spans leave the node, so it starts no trace of its own."""
+    from zonegate.config.loader import parse_config
+    from zonegate.node.ops.assembly import NodeOps
+    from zonegate.node.runtime import GatewayNode
+
+    backend = await backends("b1")
+    document, node = config(backend.address, ratio=1.0)
+    cfg = parse_config({"version": 1, **document, "node": node})
+    ops = NodeOps(cfg.node, "node-1", "zone-a")
+    assert ops.provider is None
+    gw = GatewayNode(cfg, node_id="node-1", zone="zone-a", **ops.node_kwargs())
+    ops.start()
+    try:
+        host, port = await gw.start("127.0.0.1", 0)
+        assert await get(f"http://{host}:{port}/echo") == 200
+        assert await get(f"http://{host}:{port}/echo", {"traceparent": traceparent("01")}) == 200
+    finally:
+        await gw.stop()
+        await ops.close()
+    assert seen([backend], "traceparent") == [None, traceparent("01")]

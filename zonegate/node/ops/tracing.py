@@ -10,7 +10,8 @@ Sampling is parent-based with a ratio for new traces (OpenTelemetry's
   upstream attempt a client span whose id is the parent id in the
   ``traceparent`` sent upstream (the incoming header is replaced).
 
-Without an exporter (no tracer) the node only propagates. ``ctx.span`` holds
+Without an exporter (no tracer) the node only propagates incoming headers and
+starts no trace (its spans would never arrive). ``ctx.span`` holds
 the tracing state of a request: None (pass-through), the headers to add
 upstream (a new unsampled trace), or a :class:`RequestTrace` (sampled).
 """
@@ -96,6 +97,10 @@ class RequestTracer(AttemptHooks):
             return
         if raw is not None:
             _remove_header(req, TRACEPARENT)  # invalid: restart the trace
+        if self.tracer is None:
+            # No spans leave this node: a trace started here would name a parent
+            # span that never arrives, so new traces start at the backend (as Envoy).
+            return
         # The hot path: 16 random bytes give the trace id and (its high half) the parent id.
         raw = random_16()
         while raw.startswith(_ZERO_8):
