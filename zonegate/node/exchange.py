@@ -8,7 +8,7 @@ the same framing rules.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from zonegate.node.body import BodyStream
 from zonegate.node.errors import UpstreamTimeout, reason
@@ -21,7 +21,7 @@ from zonegate.node.upstream.pool import ConnectionPool
 if TYPE_CHECKING:
     from zonegate.node.server import ClientConnection
 
-_NO_BODY_STATUSES = frozenset({204, 304})
+_NO_BODY_STATUSES: Final = frozenset({204, 304})
 
 
 class RequestBody:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from zonegate import conventions as cv
 from zonegate.node.http import Headers, Request
 
 # RFC 9110 7.6.1 hop-by-hop fields, plus the framing fields we set ourselves.
-HOP_BY_HOP = frozenset(
+HOP_BY_HOP: Final = frozenset(
     {
         b"connection",
         b"keep-alive",
@@ -21,12 +23,12 @@ HOP_BY_HOP = frozenset(
         b"expect",
     }
 )
-_REQUEST_DROP = HOP_BY_HOP | {b"x-forwarded-proto", b"x-forwarded-host", b"x-request-id"}
-_RESPONSE_DROP = HOP_BY_HOP
-VIA = b"1.1 " + cv.VIA_TOKEN.encode()
+_REQUEST_DROP: Final = HOP_BY_HOP | {b"x-forwarded-proto", b"x-forwarded-host", b"x-request-id"}
+_RESPONSE_DROP: Final = HOP_BY_HOP
+VIA: Final = b"1.1 " + cv.VIA_TOKEN.encode()
 
 
-_PLAIN_CONNECTION = frozenset({b"close", b"keep-alive", b"Keep-Alive", b"Close"})
+_PLAIN_CONNECTION: Final = frozenset({b"close", b"keep-alive", b"Keep-Alive", b"Close"})
 
 
 def _connection_tokens(headers: Headers) -> frozenset[bytes] | None:

@@ -8,8 +8,9 @@ the ids are as unpredictable as ``os.urandom`` makes them.
 from __future__ import annotations
 
 import os
+from typing import Final
 
-_POOL_BYTES = 4096
+_POOL_BYTES: Final = 4096
 
 
 class _Pool:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from zonegate.config.routes import RetryPolicy
 from zonegate.node.errors import ConnectFailed, UpstreamError, UpstreamTimeout
 from zonegate.node.upstream.cluster import UpstreamCluster
 
-_GATEWAY_ERRORS = frozenset({502, 503, 504})
+_GATEWAY_ERRORS: Final = frozenset({502, 503, 504})
 
 
 def status_is_retriable(policy: RetryPolicy, status: int) -> bool:

@@ -4,6 +4,7 @@ consumer header, and the identity in the request context."""
 from __future__ import annotations
 
 import logging
+from typing import Final
 
 from zonegate import conventions as cv
 from zonegate.node.context import RequestContext
@@ -13,8 +14,8 @@ from zonegate.node.http import Request
 from zonegate.node.policy.identity import IDENTITY_ATTRIBUTE, Identity
 
 log = logging.getLogger("zonegate.auth")
-CONSUMER_HEADER = cv.HEADER_CONSUMER.encode()
-WWW_AUTHENTICATE = cv.HEADER_WWW_AUTHENTICATE.encode()
+CONSUMER_HEADER: Final = cv.HEADER_CONSUMER.encode()
+WWW_AUTHENTICATE: Final = cv.HEADER_WWW_AUTHENTICATE.encode()
 
 
 class ConsumerHeaderFilter:

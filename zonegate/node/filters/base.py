@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol, cast
+from typing import Any, Final, Protocol, cast
 
 from zonegate.node.context import RequestContext
 from zonegate.node.http import Headers, Request, ResponseHead
@@ -26,7 +26,7 @@ class Continue:
         return "CONTINUE"
 
 
-CONTINUE = Continue()
+CONTINUE: Final = Continue()
 
 
 class LocalReply:

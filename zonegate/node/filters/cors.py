@@ -8,20 +8,22 @@ headers (the browser then hides the answer).
 
 from __future__ import annotations
 
+from typing import Final
+
 from zonegate import conventions as cv
 from zonegate.config.policies import Cors
 from zonegate.node.context import RequestContext
 from zonegate.node.filters.base import CONTINUE, FilterResult, LocalReply
 from zonegate.node.http import Headers, Request, ResponseHead
 
-CORS_ORIGIN_ATTRIBUTE = "zonegate.cors.origin"
-ACAO = b"access-control-allow-origin"
-ACAC = b"access-control-allow-credentials"
-ACAM = b"access-control-allow-methods"
-ACAH = b"access-control-allow-headers"
-ACEH = b"access-control-expose-headers"
-ACMA = b"access-control-max-age"
-VARY = b"vary"
+CORS_ORIGIN_ATTRIBUTE: Final = "zonegate.cors.origin"
+ACAO: Final = b"access-control-allow-origin"
+ACAC: Final = b"access-control-allow-credentials"
+ACAM: Final = b"access-control-allow-methods"
+ACAH: Final = b"access-control-allow-headers"
+ACEH: Final = b"access-control-expose-headers"
+ACMA: Final = b"access-control-max-age"
+VARY: Final = b"vary"
 
 
 class CorsFilter:

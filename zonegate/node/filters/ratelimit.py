@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from zonegate import conventions as cv
 from zonegate.node.context import RequestContext
@@ -23,11 +24,11 @@ from zonegate.node.policy.keys import KeyPartGetter
 from zonegate.node.policy.limiter import RateLimitBackend
 
 log = logging.getLogger("zonegate.ratelimit")
-RATE_LIMIT_ATTRIBUTE = "zonegate.rate_limit"
-LIMIT = cv.HEADER_RATELIMIT_LIMIT.encode()
-REMAINING = cv.HEADER_RATELIMIT_REMAINING.encode()
-RESET = cv.HEADER_RATELIMIT_RESET.encode()
-RETRY_AFTER = cv.HEADER_RETRY_AFTER.encode()
+RATE_LIMIT_ATTRIBUTE: Final = "zonegate.rate_limit"
+LIMIT: Final = cv.HEADER_RATELIMIT_LIMIT.encode()
+REMAINING: Final = cv.HEADER_RATELIMIT_REMAINING.encode()
+RESET: Final = cv.HEADER_RATELIMIT_RESET.encode()
+RETRY_AFTER: Final = cv.HEADER_RETRY_AFTER.encode()
 
 
 def decision_headers(decision: Decision) -> Headers:

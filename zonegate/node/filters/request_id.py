@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from zonegate.node.context import RequestContext
 from zonegate.node.filters.base import CONTINUE, FilterResult
 from zonegate.node.http import Request
 from zonegate.node.random_ids import new_hex_id
 
-_VALID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+_VALID: Final = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 
 def new_request_id() -> str:

@@ -9,6 +9,7 @@ rendered on the way in and kept in the context.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 from zonegate.config.policies import HeaderOps, Transform
 from zonegate.node.context import RequestContext
@@ -16,7 +17,7 @@ from zonegate.node.filters.base import CONTINUE, FilterResult
 from zonegate.node.http import Headers, Request, ResponseHead
 from zonegate.node.policy.templates import Rendered, compile_template, request_getters
 
-RESPONSE_VALUES_ATTRIBUTE = "zonegate.transform.response"
+RESPONSE_VALUES_ATTRIBUTE: Final = "zonegate.transform.response"
 Value = bytes | Rendered
 
 

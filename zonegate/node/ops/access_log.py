@@ -20,15 +20,15 @@ import sys
 import threading
 import time
 from json.encoder import encode_basestring_ascii  # the C encoder when available
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Final, Protocol
 
 from zonegate.node.context import RequestContext
 from zonegate.node.http import Request
 
 log = logging.getLogger("zonegate.node.access_log")
 
-_BATCH_LINES = 4096
-_STOP = None
+_BATCH_LINES: Final = 4096
+_STOP: Final = None
 
 
 def _pad3(n: int) -> str:

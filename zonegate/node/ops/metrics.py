@@ -13,6 +13,7 @@ Every series carries the ``node`` and ``zone`` labels; ``route`` and
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
@@ -26,9 +27,9 @@ from zonegate.node.ops.cells import CounterCell, CounterFamily, HistogramFamily
 from zonegate.node.snapshot import Snapshot
 from zonegate.node.upstream.breaker import CLOSED, HALF_OPEN, OPEN
 
-BREAKER_STATES = (CLOSED, OPEN, HALF_OPEN)
-_CLASSES = ("other", "1xx", "2xx", "3xx", "4xx", "5xx")
-_EAGER = frozenset({2, 3, 4, 5})  # series that exist (at 0) before their first request
+BREAKER_STATES: Final = (CLOSED, OPEN, HALF_OPEN)
+_CLASSES: Final = ("other", "1xx", "2xx", "3xx", "4xx", "5xx")
+_EAGER: Final = frozenset({2, 3, 4, 5})  # series that exist (at 0) before their first request
 
 
 def _class_cells(family: CounterFamily, labels: tuple[str, ...]) -> list[CounterCell | None]:
@@ -48,7 +49,7 @@ def _class_cell(
     return cell
 
 
-_NODE = (cv.LABEL_NODE, cv.LABEL_ZONE)
+_NODE: Final = (cv.LABEL_NODE, cv.LABEL_ZONE)
 
 
 class RouteCells:

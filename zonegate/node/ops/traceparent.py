@@ -8,11 +8,13 @@ after a dash (https://www.w3.org/TR/trace-context/#traceparent-header).
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
-_TRACEPARENT = re.compile(rb"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
-SAMPLED = 0x01
-_LOW_64 = (1 << 64) - 1
+_TRACEPARENT: Final = re.compile(
+    rb"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?"
+)
+SAMPLED: Final = 0x01
+_LOW_64: Final = (1 << 64) - 1
 
 
 class TraceParent(NamedTuple):

@@ -19,6 +19,7 @@ upstream (a new unsampled trace), or a :class:`RequestTrace` (sampled).
 from __future__ import annotations
 
 import time
+from typing import Final
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -46,11 +47,11 @@ from zonegate.node.ops.traceparent import (
 from zonegate.node.random_ids import random_16
 from zonegate.node.upstream.host import Host
 
-TRACEPARENT = cv.HEADER_TRACEPARENT.encode()
-TRACESTATE = cv.HEADER_TRACESTATE.encode()
+TRACEPARENT: Final = cv.HEADER_TRACEPARENT.encode()
+TRACESTATE: Final = cv.HEADER_TRACESTATE.encode()
 
 
-_ZERO_8 = bytes(8)
+_ZERO_8: Final = bytes(8)
 
 
 class RequestTrace:

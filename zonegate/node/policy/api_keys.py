@@ -22,15 +22,15 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 from zonegate.node.policy.errors import CredentialFormatError
 
-KEY_PREFIX = "zg_"
-DEFAULT_N = 1 << 14
-DEFAULT_R = 8
-DEFAULT_P = 1
-MAX_MEMORY = 256 * 1024 * 1024
+KEY_PREFIX: Final = "zg_"
+DEFAULT_N: Final = 1 << 14
+DEFAULT_R: Final = 8
+DEFAULT_P: Final = 1
+MAX_MEMORY: Final = 256 * 1024 * 1024
 Scheme = Literal["hmac-sha256", "scrypt"]
 
 
@@ -48,8 +48,8 @@ def generate_api_key() -> tuple[str, str]:
     return key_id, f"{KEY_PREFIX}{key_id}_{_b64(secrets.token_bytes(32))}"
 
 
-_HEX = b"0123456789abcdef"
-_B64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_HEX: Final = b"0123456789abcdef"
+_B64URL: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
 def key_id_of(presented: str) -> str | None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from typing import Final
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-_CACHE_LIMIT = 10_000
+_CACHE_LIMIT: Final = 10_000
 
 
 def canonical_ip(text: str) -> str | None:

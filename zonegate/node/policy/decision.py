@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 Clock = Callable[[], float]
-EPSILON = 1e-9
+EPSILON: Final = 1e-9
 """Tolerance for float time arithmetic (0.1 * 3 != 0.3)."""
 
 

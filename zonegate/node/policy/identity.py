@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
-IDENTITY_ATTRIBUTE = "zonegate.identity"
+IDENTITY_ATTRIBUTE: Final = "zonegate.identity"
 """Key of the :class:`Identity` in ``RequestContext.attributes``."""
 
 

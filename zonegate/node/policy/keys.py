@@ -14,14 +14,15 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from collections.abc import Callable, Sequence
+from typing import Final
 
 from zonegate.node.context import RequestContext
 from zonegate.node.http import Request, header_values
 from zonegate.node.policy.client_ip import ClientIpResolver
 
 KeyPartGetter = Callable[[RequestContext, Request], str]
-SEPARATOR = "\x1f"
-_PREFIX_CACHE_LIMIT = 10_000
+SEPARATOR: Final = "\x1f"
+_PREFIX_CACHE_LIMIT: Final = 10_000
 
 
 def header_digest(value: bytes) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Final
 
 from zonegate.config.policies import TEMPLATE_VARIABLES
 from zonegate.node.context import RequestContext
@@ -15,8 +16,8 @@ from zonegate.node.http import Request
 
 Getter = Callable[[RequestContext, Request], str]
 Rendered = Callable[[RequestContext, Request], bytes]
-_VARIABLE_RE = re.compile(r"\$\{([a-z_]+)\}")
-_UNSAFE = str.maketrans("", "", "\r\n\0")
+_VARIABLE_RE: Final = re.compile(r"\$\{([a-z_]+)\}")
+_UNSAFE: Final = str.maketrans("", "", "\r\n\0")
 
 
 def request_getters(client_ip: Callable[[Request], str]) -> dict[str, Getter]:

@@ -16,18 +16,18 @@ import random
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
-from typing import Generic, Protocol, TypeVar
+from typing import Final, Generic, Protocol, TypeVar
 
 from zonegate.config.upstream import LoadBalancer
 from zonegate.node.upstream.host import Host
 
 #: Distinct host sets remembered per balancer (local zone, other zones, retry subsets...).
-SET_CACHE_SIZE = 16
+SET_CACHE_SIZE: Final = 16
 #: Longest round-robin schedule; larger weight sums are scaled down (approximately).
-MAX_SCHEDULE = 4096
+MAX_SCHEDULE: Final = 4096
 #: Ring-hash virtual nodes per unit of weight, and the largest ring built.
-VNODES_PER_WEIGHT = 100
-MAX_RING = 65536
+VNODES_PER_WEIGHT: Final = 100
+MAX_RING: Final = 65536
 
 
 class Balancer(Protocol):

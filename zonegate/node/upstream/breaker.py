@@ -16,16 +16,17 @@ breaker opened may stand in for a trial).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 from zonegate.config.upstream import ErrorRateBreaker as ErrorRateBreakerConfig
 
-CLOSED = "closed"
-OPEN = "open"
-HALF_OPEN = "half_open"
+CLOSED: Final = "closed"
+OPEN: Final = "open"
+HALF_OPEN: Final = "half_open"
 #: Gauge values of the states.
-STATE_VALUES = {CLOSED: 0, OPEN: 1, HALF_OPEN: 2}
+STATE_VALUES: Final = {CLOSED: 0, OPEN: 1, HALF_OPEN: 2}
 #: Buckets of the rolling window.
-BUCKETS = 10
+BUCKETS: Final = 10
 
 
 class ErrorRateBreaker:

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Protocol, cast
+from typing import Final, Protocol, cast
 
 import httptools
 
 from zonegate.node.errors import BadUpstreamResponse, UpstreamReset, UpstreamTimeout
 from zonegate.node.http import Headers
 
-_CRLF = b"\r\n"
-_LAST_CHUNK = b"0\r\n\r\n"
+_CRLF: Final = b"\r\n"
+_LAST_CHUNK: Final = b"0\r\n\r\n"
 
 
 IDLE, AWAIT_HEAD, BODY, DONE = 0, 1, 2, 3

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Final
 
 from zonegate.config.upstream import OutlierDetection
 from zonegate.node.upstream.host import Host
 
-REASON_5XX = "consecutive_5xx"
-REASON_LOCAL = "consecutive_local_failures"
+REASON_5XX: Final = "consecutive_5xx"
+REASON_LOCAL: Final = "consecutive_local_failures"
 
 
 class OutlierDetector:
