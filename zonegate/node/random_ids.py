@@ -21,7 +21,7 @@ class _Pool:
         self.at = 0
 
 
-_pool = _Pool()
+_pool: Final = _Pool()
 
 
 def random_16() -> bytes:

@@ -21,7 +21,10 @@ _CRLF: Final = b"\r\n"
 _LAST_CHUNK: Final = b"0\r\n\r\n"
 
 
-IDLE, AWAIT_HEAD, BODY, DONE = 0, 1, 2, 3
+IDLE: Final = 0
+AWAIT_HEAD: Final = 1
+BODY: Final = 2
+DONE: Final = 3
 
 
 def _not_connected(data: bytes) -> None:

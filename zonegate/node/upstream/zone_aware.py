@@ -13,11 +13,12 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
+from typing import Final
 
 from zonegate.config.upstream import ZoneAware
 from zonegate.node.upstream.host import Host
 
-_EMPTY: tuple[Host, ...] = ()
+_EMPTY: Final[tuple[Host, ...]] = ()
 
 
 class ZoneRouter:
