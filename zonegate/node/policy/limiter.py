@@ -9,6 +9,7 @@ cluster-wide backend receives the local limiter to fall back on.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Protocol
 from weakref import WeakValueDictionary
 
@@ -43,14 +44,15 @@ class LocalRateLimiter:
             bucket_store: BoundedLRU[str, float] = BoundedLRU(spec.max_keys)
             bucket = TokenBucket(spec.requests, spec.period_s, spec.burst)
             self._store: BoundedLRU[str, float] | BoundedLRU[str, WindowState] = bucket_store
-            self._acquire: Callable[[str, float, int], Decision] = lambda key, now, cost: (
-                bucket.acquire(bucket_store, key, now, cost)
+            # partial, not a lambda: no interpreted frame between here and compiled code
+            self._acquire: Callable[[str, float, int], Decision] = partial(
+                bucket.acquire, bucket_store
             )
         else:
             window_store: BoundedLRU[str, WindowState] = BoundedLRU(spec.max_keys)
             window = SlidingWindow(spec.requests, spec.period_s)
             self._store = window_store
-            self._acquire = lambda key, now, cost: window.acquire(window_store, key, now, cost)
+            self._acquire = partial(window.acquire, window_store)
 
     def hit(self, key: str, cost: int = 1) -> Decision:
         return self._acquire(key, self._clock(), cost)
