@@ -212,12 +212,11 @@ class UpstreamConnection(asyncio.Protocol):
 
     def send(self, data: bytes, *, head_only: bool) -> asyncio.Future[None]:
         """Write a request; returns the future of the response head (``done`` follows)."""
-        assert self.transport is not None
         self._reset(head_only)
         self._listener = None
         self._head = self._loop.create_future()
         self._done = self._loop.create_future()
-        self.transport.write(data)
+        self._transport_write(data)
         return self._head
 
     def send_to(self, data: bytes, *, head_only: bool, listener: ExchangeListener) -> None:
@@ -226,15 +225,13 @@ class UpstreamConnection(asyncio.Protocol):
         No futures and no task wake-ups: the fast path of the proxy runs the whole
         exchange inside the protocol callbacks.
         """
-        assert self.transport is not None
         self._reset(head_only)
         self._head = self._done = None
         self._listener = listener
         self._transport_write(data)
 
     def write(self, data: bytes) -> None:
-        assert self.transport is not None
-        self.transport.write(data)
+        self._transport_write(data)
 
     async def drain(self) -> None:
         if self._drain is not None and not self._drain.done():
